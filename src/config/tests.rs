@@ -1,0 +1,228 @@
+use super::*;
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef-cookie";
+
+fn base() -> Vec<(String, String)> {
+    [
+        ("SIDEGATE_PUBLIC_URL", "https://auth.example.test"),
+        (
+            "SIDEGATE_ISSUER_URL",
+            "https://idp.example.test/application/o/sidegate/",
+        ),
+        ("SIDEGATE_CLIENT_ID", "sidegate"),
+        ("SIDEGATE_CLIENT_SECRET", "client-secret-value"),
+        ("SIDEGATE_COOKIE_SECRET", SECRET),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+fn with(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v = base();
+    for (k, val) in extra {
+        v.retain(|(name, _)| name != k);
+        v.push(((*k).to_owned(), (*val).to_owned()));
+    }
+    v
+}
+
+fn errors(vars: Vec<(String, String)>) -> Vec<String> {
+    Config::from_vars(vars).unwrap_err().0
+}
+
+#[test]
+fn minimal_config_gets_documented_defaults() {
+    let (c, warnings) = Config::from_vars(base()).unwrap();
+    assert!(warnings.is_empty());
+    assert_eq!(c.listen.to_string(), "0.0.0.0:4180");
+    assert_eq!(c.public_base(), "https://auth.example.test");
+    assert_eq!(c.redirect_uri(), "https://auth.example.test/callback");
+    assert_eq!(c.scopes, ["openid", "email", "profile"]);
+    assert_eq!(c.cookie.name, "_sidegate");
+    assert_eq!(c.cookie.domain, None);
+    assert!(c.cookie.secure);
+    assert_eq!(c.allowed_redirect_domains, ["auth.example.test"]);
+    assert!(c.redis_url.is_none());
+    assert_eq!(c.session_lifetime, Duration::from_secs(86_400));
+    assert_eq!(c.session_idle_timeout, Some(Duration::from_secs(4 * 3600)));
+    assert_eq!(c.trusted_proxies.len(), 6);
+    assert_eq!(c.log_format, LogFormat::Text);
+    let headers: Vec<String> = c.headers.iter().map(|h| h.name.to_string()).collect();
+    assert_eq!(
+        headers,
+        [
+            "x-forwarded-user",
+            "x-forwarded-email",
+            "x-forwarded-groups",
+            "x-forwarded-preferred-username"
+        ]
+    );
+    let user: Vec<&str> = c.headers[0].claims.iter().map(ClaimPath::as_str).collect();
+    assert_eq!(user, ["preferred_username", "sub"]);
+}
+
+#[test]
+fn every_missing_setting_is_listed_at_once() {
+    let problems = errors(vec![]);
+    for var in [
+        "SIDEGATE_PUBLIC_URL",
+        "SIDEGATE_ISSUER_URL",
+        "SIDEGATE_CLIENT_ID",
+        "SIDEGATE_CLIENT_SECRET",
+        "SIDEGATE_COOKIE_SECRET",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.starts_with(var)),
+            "{var} not in {problems:#?}"
+        );
+    }
+    assert_eq!(problems.len(), 5, "{problems:#?}");
+    assert!(problems.iter().any(|p| p.contains("openssl rand")));
+}
+
+#[test]
+fn each_bad_value_names_its_variable() {
+    let cases: &[(&str, &str)] = &[
+        ("SIDEGATE_LISTEN", "localhost"),
+        ("SIDEGATE_PUBLIC_URL", "auth.example.test"),
+        ("SIDEGATE_PUBLIC_URL", "https://auth.example.test/prefix"),
+        ("SIDEGATE_ISSUER_URL", "not a url"),
+        ("SIDEGATE_SCOPES", "email profile"),
+        ("SIDEGATE_COOKIE_SECRET", "too-short"),
+        ("SIDEGATE_COOKIE_DOMAIN", "other.test"),
+        ("SIDEGATE_COOKIE_DOMAIN", "bad domain!"),
+        ("SIDEGATE_COOKIE_NAME", "a;b"),
+        ("SIDEGATE_COOKIE_SECURE", "maybe"),
+        (
+            "SIDEGATE_ALLOWED_REDIRECT_DOMAINS",
+            "ok.test,https://x.test/",
+        ),
+        ("SIDEGATE_REDIS_URL", "http://localhost:6379"),
+        ("SIDEGATE_SESSION_LIFETIME", "forever"),
+        ("SIDEGATE_SESSION_LIFETIME", "0"),
+        ("SIDEGATE_SESSION_IDLE_TIMEOUT", "10 parsecs"),
+        ("SIDEGATE_TRUSTED_PROXIES", "10.0.0.0/8,everyone"),
+        ("SIDEGATE_LOG_FORMAT", "xml"),
+        ("SIDEGATE_USER_HEADER", "Bad Header"),
+        ("SIDEGATE_EMAIL_HEADER", "Set-Cookie"),
+        ("SIDEGATE_GROUPS_CLAIM", "realm_access..roles"),
+        ("SIDEGATE_EXTRA_HEADERS", "X-Roles"),
+        ("SIDEGATE_EXTRA_HEADERS", "X-Forwarded-User=sub"),
+        ("SIDEGATE_CLIENT_SECRET_FILE", "/nonexistent/secret"),
+    ];
+    for (var, value) in cases {
+        let problems = errors(with(&[(var, value)]));
+        let named = if *var == "SIDEGATE_EXTRA_HEADERS" && value.contains('=') {
+            "identity headers"
+        } else {
+            var
+        };
+        assert!(
+            problems.iter().any(|p| p.contains(named)),
+            "{var}={value}: {problems:#?}"
+        );
+    }
+}
+
+#[test]
+fn several_problems_are_reported_together() {
+    let problems = errors(with(&[
+        ("SIDEGATE_LISTEN", "nope"),
+        ("SIDEGATE_COOKIE_SECRET", "short"),
+        ("SIDEGATE_LOG_FORMAT", "xml"),
+    ]));
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+}
+
+#[test]
+fn secrets_from_files_and_unknown_variables_warned() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secret");
+    std::fs::write(&file, "from-file-secret\n").unwrap();
+    let mut vars = with(&[
+        ("SIDEGATE_SERVICE_PORT", "4180"),
+        ("SIDEGATE_CLIENT_SECRET_FILE", file.to_str().unwrap()),
+    ]);
+    vars.retain(|(k, _)| k != "SIDEGATE_CLIENT_SECRET");
+    vars.push(("OTHER_VAR".into(), "x".into()));
+    let (c, warnings) = Config::from_vars(vars).unwrap();
+    assert_eq!(c.client_secret.expose(), "from-file-secret");
+    assert_eq!(warnings.len(), 1);
+    assert!(warnings[0].starts_with("SIDEGATE_SERVICE_PORT"));
+    let both = errors(with(&[(
+        "SIDEGATE_CLIENT_SECRET_FILE",
+        file.to_str().unwrap(),
+    )]));
+    assert!(both[0].contains("both set"), "{both:?}");
+}
+
+#[test]
+fn cookie_domain_and_allowlist_and_headers() {
+    let (c, _) = Config::from_vars(with(&[
+        ("SIDEGATE_PUBLIC_URL", "http://auth.example.test:8080"),
+        ("SIDEGATE_COOKIE_DOMAIN", ".Example.test"),
+        (
+            "SIDEGATE_ALLOWED_REDIRECT_DOMAINS",
+            "*.apps.test, other.test",
+        ),
+        ("SIDEGATE_SESSION_IDLE_TIMEOUT", "0"),
+        ("SIDEGATE_TRUSTED_PROXIES", "10.1.2.3"),
+        ("SIDEGATE_GROUPS_HEADER", ""),
+        ("SIDEGATE_USER_CLAIM", "email"),
+        (
+            "SIDEGATE_EXTRA_HEADERS",
+            "X-Roles=realm_access.roles, X-Name=name",
+        ),
+        ("SIDEGATE_GROUPS_SEPARATOR", "|"),
+    ]))
+    .unwrap();
+    assert_eq!(c.cookie.domain.as_deref(), Some("example.test"));
+    assert!(!c.cookie.secure, "http public URL defaults to no Secure");
+    assert_eq!(
+        c.allowed_redirect_domains,
+        [
+            "apps.test",
+            "auth.example.test",
+            "example.test",
+            "other.test"
+        ]
+    );
+    assert_eq!(c.session_idle_timeout, None);
+    assert_eq!(c.trusted_proxies, ["10.1.2.3/32".parse::<IpNet>().unwrap()]);
+    let names: Vec<String> = c.headers.iter().map(|h| h.name.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "x-forwarded-user",
+            "x-forwarded-email",
+            "x-forwarded-preferred-username",
+            "x-roles",
+            "x-name"
+        ]
+    );
+    let user: Vec<&str> = c.headers[0].claims.iter().map(ClaimPath::as_str).collect();
+    assert_eq!(user, ["email", "sub"]);
+    assert_eq!(c.headers[3].separator, "|");
+}
+
+#[test]
+fn describe_masks_every_secret() {
+    let (c, _) = Config::from_vars(with(&[(
+        "SIDEGATE_REDIS_URL",
+        "redis://:hunter2hunter2@redis:6379/0",
+    )]))
+    .unwrap();
+    let text = c.describe();
+    for secret in ["client-secret-value", SECRET, "hunter2hunter2"] {
+        assert!(!text.contains(secret), "{secret} leaked:\n{text}");
+    }
+    assert!(text.contains("SIDEGATE_CLIENT_SECRET = ***SECRET***"));
+    assert!(text.contains("SIDEGATE_REDIS_URL = redis://:***@redis:6379/0"));
+    assert!(text.contains("SIDEGATE_PUBLIC_URL = https://auth.example.test"));
+    let debug = format!("{c:?}");
+    assert!(
+        !debug.contains("client-secret-value") && !debug.contains("hunter2"),
+        "{debug}"
+    );
+}

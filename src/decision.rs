@@ -1,0 +1,109 @@
+//! The forward-auth decision, as a value.
+//!
+//! Pure: no I/O, no clock (time is an argument), no warp types. The HTTP layer turns a
+//! [`Decision`] into a response that suits the calling proxy.
+
+use crate::forwarded::ForwardedRequest;
+use crate::redirect;
+use crate::session::Session;
+
+/// What the client behind the proxy is, as far as a missing session is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    /// A top-level browser navigation: may be sent to the login page.
+    Navigation,
+    /// Anything else (fetch/XHR, WebSocket, API client, non-GET): gets 401.
+    Other,
+}
+
+/// The request headers that tell a navigation from everything else.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ClientHints<'a> {
+    /// `Sec-Fetch-Mode`.
+    pub sec_fetch_mode: Option<&'a str>,
+    /// `Accept`.
+    pub accept: Option<&'a str>,
+    /// `Upgrade` (Traefik drops it; nginx and Caddy keep it).
+    pub upgrade: Option<&'a str>,
+}
+
+/// Classifies the original request: only GET/HEAD top-level navigations are redirected.
+pub fn classify(method: &str, hints: ClientHints<'_>) -> ClientKind {
+    if !matches!(method, "GET" | "HEAD") || hints.upgrade.is_some_and(|u| !u.trim().is_empty()) {
+        return ClientKind::Other;
+    }
+    let navigation = match hints.sec_fetch_mode.map(str::trim) {
+        Some(mode) => mode.eq_ignore_ascii_case("navigate"),
+        None => prefers_html(hints.accept.unwrap_or("")),
+    };
+    if navigation {
+        ClientKind::Navigation
+    } else {
+        ClientKind::Other
+    }
+}
+
+/// Whether an `Accept` header ranks `text/html` at least as high as anything else.
+fn prefers_html(accept: &str) -> bool {
+    let mut html = None;
+    let mut best_other = 0.0_f32;
+    for item in accept.split(',') {
+        let mut parts = item.split(';');
+        let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if media == "text/html" || media == "application/xhtml+xml" {
+            html = Some(html.map_or(q, |h: f32| h.max(q)));
+        } else if media != "*/*" {
+            best_other = best_other.max(q);
+        }
+    }
+    html.is_some_and(|h| h > 0.0 && h >= best_other)
+}
+
+/// The answer to a forward-auth check.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Let the request through as this session's user.
+    Allow,
+    /// Send the browser to log in, then back to `return_to`.
+    Login {
+        /// The original URL, byte for byte.
+        return_to: String,
+    },
+    /// No valid session, and this client cannot be sent to a login page.
+    Unauthenticated,
+    /// Refused; never a redirect (avoids loops).
+    Forbidden {
+        /// For the log, never shown with internals.
+        reason: &'static str,
+    },
+}
+
+/// Decides one forward-auth check.
+pub fn decide(
+    request: &ForwardedRequest,
+    session: Option<&Session>,
+    client: ClientKind,
+    allowed_domains: &[String],
+    now: u64,
+) -> Decision {
+    if session.is_some_and(|s| s.is_live(now)) {
+        return Decision::Allow;
+    }
+    if client == ClientKind::Other {
+        return Decision::Unauthenticated;
+    }
+    let return_to = request.url();
+    match redirect::validate(&return_to, allowed_domains) {
+        Ok(()) => Decision::Login { return_to },
+        Err(_) => Decision::Forbidden {
+            reason: "the app's host is not in SIDEGATE_ALLOWED_REDIRECT_DOMAINS, so a login could not return there",
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

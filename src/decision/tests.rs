@@ -1,0 +1,124 @@
+use super::*;
+use serde_json::Map;
+
+fn req(method: &str) -> ForwardedRequest {
+    ForwardedRequest {
+        method: method.into(),
+        proto: "https".into(),
+        host: "app.example.test".into(),
+        uri: "/some/path?q=1".into(),
+    }
+}
+
+fn session(expires_at: u64) -> Session {
+    Session {
+        sub: "alice".into(),
+        claims: Map::new(),
+        sid: None,
+        created_at: 0,
+        expires_at,
+    }
+}
+
+fn allowed() -> Vec<String> {
+    vec!["example.test".into()]
+}
+
+#[test]
+fn classify_table() {
+    let html = Some("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
+    let h = |mode: Option<&'static str>,
+             accept: Option<&'static str>,
+             upgrade: Option<&'static str>| ClientHints {
+        sec_fetch_mode: mode,
+        accept,
+        upgrade,
+    };
+    let cases = [
+        (
+            "GET",
+            h(Some("navigate"), html, None),
+            ClientKind::Navigation,
+        ),
+        (
+            "HEAD",
+            h(Some("navigate"), None, None),
+            ClientKind::Navigation,
+        ),
+        ("GET", h(Some("cors"), html, None), ClientKind::Other),
+        ("GET", h(Some("no-cors"), None, None), ClientKind::Other),
+        ("GET", h(Some("websocket"), None, None), ClientKind::Other),
+        ("GET", h(None, None, Some("websocket")), ClientKind::Other),
+        (
+            "GET",
+            h(Some("navigate"), html, Some("websocket")),
+            ClientKind::Other,
+        ),
+        ("POST", h(Some("navigate"), html, None), ClientKind::Other),
+        ("DELETE", h(None, html, None), ClientKind::Other),
+        ("GET", h(None, html, None), ClientKind::Navigation),
+        (
+            "GET",
+            h(None, Some("text/html"), None),
+            ClientKind::Navigation,
+        ),
+        (
+            "GET",
+            h(None, Some("application/json"), None),
+            ClientKind::Other,
+        ),
+        (
+            "GET",
+            h(None, Some("application/json, text/html;q=0.5"), None),
+            ClientKind::Other,
+        ),
+        (
+            "GET",
+            h(None, Some("application/grpc"), None),
+            ClientKind::Other,
+        ),
+        ("GET", h(None, Some("*/*"), None), ClientKind::Other),
+        ("GET", h(None, None, None), ClientKind::Other),
+        (
+            "GET",
+            h(None, Some("text/html;q=0"), None),
+            ClientKind::Other,
+        ),
+    ];
+    for (method, hints, want) in cases {
+        assert_eq!(classify(method, hints), want, "{method} {hints:?}");
+    }
+}
+
+#[test]
+fn decide_table() {
+    let now = 1_000;
+    let live = session(now + 1);
+    let expired = session(now);
+    let login = Decision::Login {
+        return_to: "https://app.example.test/some/path?q=1".into(),
+    };
+    let cases = [
+        (Some(&live), ClientKind::Navigation, Decision::Allow),
+        (Some(&live), ClientKind::Other, Decision::Allow),
+        (Some(&expired), ClientKind::Navigation, login.clone()),
+        (Some(&expired), ClientKind::Other, Decision::Unauthenticated),
+        (None, ClientKind::Navigation, login),
+        (None, ClientKind::Other, Decision::Unauthenticated),
+    ];
+    for (s, client, want) in cases {
+        assert_eq!(
+            decide(&req("GET"), s, client, &allowed(), now),
+            want,
+            "{s:?} {client:?}"
+        );
+    }
+}
+
+#[test]
+fn login_to_a_host_outside_the_allowlist_is_forbidden_not_redirected() {
+    let mut r = req("GET");
+    r.host = "other.test".into();
+    let d = decide(&r, None, ClientKind::Navigation, &allowed(), 0);
+    assert!(matches!(d, Decision::Forbidden { .. }), "{d:?}");
+}

@@ -1,0 +1,178 @@
+//! The original request, as the proxy describes it in forwarded headers.
+//!
+//! Pure: no I/O. Traefik and Caddy send `X-Forwarded-Method/-Proto/-Host/-Uri`; the nginx
+//! examples send `X-Original-URL` (or `X-Original-URI` with `X-Forwarded-Proto/-Host`) and
+//! `X-Original-Method`. These headers are believed only from trusted peers; anything
+//! missing, repeated, or oddly spelled is refused rather than guessed.
+
+use std::net::IpAddr;
+
+use http::HeaderMap;
+use ipnet::IpNet;
+
+/// The request the client made to the proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardedRequest {
+    /// HTTP method, uppercase.
+    pub method: String,
+    /// `http` or `https`.
+    pub proto: String,
+    /// Host with a non-default port, lowercase.
+    pub host: String,
+    /// Path and query, byte for byte as received.
+    pub uri: String,
+}
+
+impl ForwardedRequest {
+    /// The absolute URL of the original request, for returning there after login.
+    pub fn url(&self) -> String {
+        format!("{}://{}{}", self.proto, self.host, self.uri)
+    }
+}
+
+/// Why the forwarded headers could not be believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardedError {
+    /// The peer is not in `SIDEGATE_TRUSTED_PROXIES`.
+    UntrustedPeer,
+    /// A required header is missing.
+    Missing(&'static str),
+    /// A header's value is not usable.
+    Invalid(&'static str),
+    /// A header appears more than once.
+    Repeated(&'static str),
+    /// A header spelled with underscores, which some servers merge with the real one.
+    Underscored,
+}
+
+impl std::fmt::Display for ForwardedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::UntrustedPeer => f.write_str("peer is not in SIDEGATE_TRUSTED_PROXIES"),
+            Self::Missing(h) => write!(f, "missing header {h}"),
+            Self::Invalid(h) => write!(f, "invalid header {h}"),
+            Self::Repeated(h) => write!(f, "header {h} sent more than once"),
+            Self::Underscored => f.write_str("forwarded header spelled with underscores"),
+        }
+    }
+}
+
+const FORWARDED: &[&str] = &[
+    "x-forwarded-method",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-uri",
+    "x-forwarded-port",
+    "x-forwarded-for",
+    "x-original-url",
+    "x-original-uri",
+    "x-original-method",
+];
+
+/// Whether `peer` may describe requests to us.
+pub fn is_trusted(peer: Option<IpAddr>, trusted: &[IpNet]) -> bool {
+    peer.map(|ip| ip.to_canonical())
+        .is_some_and(|ip| trusted.iter().any(|net| net.contains(&ip)))
+}
+
+/// Reads the original request from forwarded headers sent by `peer`.
+///
+/// # Errors
+/// A [`ForwardedError`] saying which header could not be believed.
+pub fn parse(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+) -> Result<ForwardedRequest, ForwardedError> {
+    if !is_trusted(peer, trusted) {
+        return Err(ForwardedError::UntrustedPeer);
+    }
+    let underscored = headers.keys().any(|name| {
+        let n = name.as_str();
+        n.contains('_') && FORWARDED.contains(&n.replace('_', "-").as_str())
+    });
+    if underscored {
+        return Err(ForwardedError::Underscored);
+    }
+    let method = one(headers, "x-forwarded-method")?
+        .or(one(headers, "x-original-method")?)
+        .unwrap_or("GET");
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(ForwardedError::Invalid("X-Forwarded-Method"));
+    }
+    let method = method.to_ascii_uppercase();
+    if let Some(url) = one(headers, "x-original-url")? {
+        let (proto, rest) = url
+            .split_once("://")
+            .ok_or(ForwardedError::Invalid("X-Original-URL"))?;
+        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (host, uri) = rest.split_at(split);
+        let uri = if uri.starts_with('?') {
+            format!("/{uri}")
+        } else {
+            uri.to_owned()
+        };
+        let uri = if uri.is_empty() { "/".to_owned() } else { uri };
+        return build(method, proto, host, &uri, "X-Original-URL");
+    }
+    let proto =
+        one(headers, "x-forwarded-proto")?.ok_or(ForwardedError::Missing("X-Forwarded-Proto"))?;
+    let host =
+        one(headers, "x-forwarded-host")?.ok_or(ForwardedError::Missing("X-Forwarded-Host"))?;
+    let uri = match one(headers, "x-forwarded-uri")? {
+        Some(u) => u,
+        None => {
+            one(headers, "x-original-uri")?.ok_or(ForwardedError::Missing("X-Forwarded-Uri"))?
+        }
+    };
+    // A chain of proxies may list several values; the first is the client-facing one.
+    let first = |v: &str| v.split(',').next().unwrap_or_default().trim().to_owned();
+    build(method, &first(proto), &first(host), uri, "X-Forwarded-Uri")
+}
+
+fn build(
+    method: String,
+    proto: &str,
+    host: &str,
+    uri: &str,
+    uri_header: &'static str,
+) -> Result<ForwardedRequest, ForwardedError> {
+    let proto = proto.to_ascii_lowercase();
+    if proto != "http" && proto != "https" {
+        return Err(ForwardedError::Invalid("X-Forwarded-Proto"));
+    }
+    let host_ok = |b: u8| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b);
+    if host.is_empty() || !host.bytes().all(host_ok) {
+        return Err(ForwardedError::Invalid("X-Forwarded-Host"));
+    }
+    if !uri.starts_with('/') || uri.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(ForwardedError::Invalid(uri_header));
+    }
+    let host = host.to_ascii_lowercase();
+    let default_port = if proto == "https" { ":443" } else { ":80" };
+    let host = host.strip_suffix(default_port).unwrap_or(&host).to_owned();
+    Ok(ForwardedRequest {
+        method,
+        proto,
+        host,
+        uri: uri.to_owned(),
+    })
+}
+
+/// The value of a header that must appear at most once, as text.
+fn one<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<&'a str>, ForwardedError> {
+    let mut values = headers.get_all(name).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ForwardedError::Repeated(name));
+    }
+    first
+        .to_str()
+        .map(|s| Some(s.trim()))
+        .map_err(|_| ForwardedError::Invalid(name))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,307 @@
+//! One async function per endpoint: I/O (store, IdP) around the pure core.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use warp::http::header::{CACHE_CONTROL, COOKIE, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
+use warp::http::{HeaderMap, HeaderValue, StatusCode};
+use warp::reply::Response;
+use warp::Reply;
+
+use super::{empty, pages, Bodyless};
+use crate::app::App;
+use crate::cookies;
+use crate::decision::{self, ClientHints, Decision};
+use crate::error::Error;
+use crate::forwarded;
+use crate::oidc::LoginState;
+use crate::redirect;
+use crate::session::{Session, SessionStore, Ticket};
+use crate::upstream;
+
+/// Which proxy calls an auth endpoint, which decides how a login is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// Traefik, Caddy: a 302 reaches the browser.
+    Redirecting,
+    /// nginx `auth_request`: only 2xx/401/403; the login URL travels in `Location` of a 401.
+    Nginx,
+}
+
+fn cookie_headers(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+}
+
+/// The live session behind the request's session cookie(s), if any.
+async fn current_session<S: SessionStore>(
+    app: &App<S>,
+    headers: &HeaderMap,
+) -> Result<Option<(Ticket, Session)>, Error> {
+    let now = app.clock.now();
+    for value in cookies::values(cookie_headers(headers), &app.config.cookie.name)
+        .iter()
+        .take(3)
+    {
+        let Some(ticket) = Ticket::parse(value) else {
+            tracing::debug!("ignoring a malformed session cookie");
+            continue;
+        };
+        if let Some(session) = app.sessions.load(&ticket).await? {
+            if session.is_live(now) {
+                return Ok(Some((ticket, session)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `/auth` and `/auth/nginx`: the forward-auth check. Every answer is body-less.
+pub async fn auth<S: SessionStore>(
+    kind: ProxyKind,
+    app: Arc<App<S>>,
+    peer: Option<IpAddr>,
+    headers: HeaderMap,
+) -> Result<Response, Bodyless> {
+    let request = forwarded::parse(peer, &headers, &app.config.trusted_proxies)
+        .map_err(|e| Bodyless(Error::BadForwardedRequest(e)))?;
+    let session = current_session(&app, &headers).await.map_err(Bodyless)?;
+    let hints = ClientHints {
+        sec_fetch_mode: header_str(&headers, "sec-fetch-mode"),
+        accept: header_str(&headers, "accept"),
+        upgrade: header_str(&headers, "upgrade"),
+    };
+    let client = decision::classify(&request.method, hints);
+    let now = app.clock.now();
+    let decision = decision::decide(
+        &request,
+        session.as_ref().map(|(_, s)| s),
+        client,
+        &app.config.allowed_redirect_domains,
+        now,
+    );
+    tracing::debug!(?decision, host = %request.host, method = %request.method, "auth");
+    Ok(match decision {
+        Decision::Allow => {
+            let claims = session.map(|(_, s)| s.claims).unwrap_or_default();
+            let mut r = empty(StatusCode::OK);
+            r.headers_mut()
+                .extend(upstream::identity_headers(&app.config.headers, &claims));
+            r
+        }
+        Decision::Login { return_to } => {
+            let location = start_url(&app, &return_to);
+            let status = match kind {
+                ProxyKind::Redirecting => StatusCode::FOUND,
+                ProxyKind::Nginx => StatusCode::UNAUTHORIZED,
+            };
+            let mut r = empty(status);
+            r.headers_mut()
+                .insert(LOCATION, upstream::header_value(&location));
+            if kind == ProxyKind::Nginx {
+                r.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"sidegate\""),
+                );
+            }
+            r
+        }
+        Decision::Unauthenticated => {
+            let mut r = empty(StatusCode::UNAUTHORIZED);
+            r.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"sidegate\""),
+            );
+            r
+        }
+        Decision::Forbidden { reason } => {
+            tracing::warn!(host = %request.host, reason, "auth refused");
+            empty(StatusCode::FORBIDDEN)
+        }
+    })
+}
+
+/// sidegate's own login entry for `return_to`: always absolute.
+fn start_url<S>(app: &App<S>, return_to: &str) -> String {
+    let rd: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+    format!("{}/start?rd={rd}", app.config.public_base())
+}
+
+fn redirect_to(location: &str) -> Response {
+    let mut r = empty(StatusCode::FOUND);
+    r.headers_mut()
+        .insert(LOCATION, upstream::header_value(location));
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn add_cookie(r: &mut Response, set_cookie: &str) {
+    if let Ok(v) = HeaderValue::from_str(set_cookie) {
+        r.headers_mut().append(SET_COOKIE, v);
+    }
+}
+
+/// The validated `rd` parameter, or the public URL when absent.
+fn return_to<S>(app: &App<S>, params: &HashMap<String, String>) -> Result<String, Error> {
+    match params.get("rd").filter(|rd| !rd.is_empty()) {
+        Some(rd) => redirect::validate(rd, &app.config.allowed_redirect_domains)
+            .map(|()| rd.clone())
+            .map_err(Error::BadReturnUrl),
+        None => Ok(format!("{}/", app.config.public_base())),
+    }
+}
+
+/// `GET /start?rd=`: begin a login at the IdP.
+pub async fn start<S: SessionStore>(
+    app: Arc<App<S>>,
+    params: HashMap<String, String>,
+) -> Result<Response, Error> {
+    let return_to = return_to(&app, &params)?;
+    let provider = app.provider().ok_or(Error::IdpUnavailable)?;
+    let (url, login) = provider.begin(return_to);
+    let set = cookies::login_set(&app.config.cookie, app.keys.jar(), &login.state, &login)
+        .ok_or_else(|| Error::Internal("login state cookie".into()))?;
+    let mut r = redirect_to(url.as_str());
+    add_cookie(&mut r, &set);
+    Ok(r)
+}
+
+/// `GET /callback`: finish a login. The login-state cookie is cleared whatever happens.
+pub async fn callback<S: SessionStore>(
+    app: Arc<App<S>>,
+    params: HashMap<String, String>,
+    headers: HeaderMap,
+) -> Response {
+    let state = params.get("state").cloned().unwrap_or_default();
+    let mut r = match finish_login(&app, &params, &headers, &state).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    if !state.is_empty() {
+        add_cookie(&mut r, &cookies::login_clear(&app.config.cookie, &state));
+    }
+    r
+}
+
+async fn finish_login<S: SessionStore>(
+    app: &App<S>,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+    state: &str,
+) -> Result<Response, Error> {
+    let login: LoginState = (!state.is_empty())
+        .then(|| {
+            cookies::login_get(
+                &app.config.cookie,
+                app.keys.jar(),
+                cookie_headers(headers),
+                state,
+            )
+        })
+        .flatten()
+        .filter(|l: &LoginState| l.state == state)
+        .ok_or(Error::InvalidLoginState)?;
+    if let Some(error) = params.get("error") {
+        let code: String = error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
+        return Err(Error::LoginRefused(code));
+    }
+    if params
+        .get("iss")
+        .is_some_and(|iss| *iss != app.config.issuer_url)
+    {
+        // RFC 9207: an answer naming another issuer is a mix-up attack.
+        return Err(Error::InvalidLoginState);
+    }
+    let code = params
+        .get("code")
+        .filter(|c| !c.is_empty())
+        .ok_or(Error::InvalidLoginState)?;
+    let provider = app.provider().ok_or(Error::IdpUnavailable)?;
+    let identity = provider
+        .finish(code.clone(), &login, app.clock.clone())
+        .await?;
+    let now = app.clock.now();
+    let lifetime = app.config.session_lifetime;
+    let claims = identity
+        .claims
+        .into_iter()
+        .filter(|(k, _)| app.needed_claims.contains(k))
+        .collect();
+    let session = Session {
+        sub: identity.sub,
+        claims,
+        sid: identity.sid,
+        created_at: now,
+        expires_at: now.saturating_add(lifetime.as_secs()),
+    };
+    let ticket = app.sessions.create(&session, lifetime).await?;
+    tracing::info!(ticket_id = %ticket.id(), "signed in");
+    let mut r = redirect_to(&login.return_to);
+    add_cookie(
+        &mut r,
+        &cookies::session_set(&app.config.cookie, ticket.to_cookie_value(), lifetime),
+    );
+    Ok(r)
+}
+
+/// `GET|POST /logout?rd=`: end the session and clear the cookie.
+pub async fn logout<S: SessionStore>(
+    app: Arc<App<S>>,
+    params: HashMap<String, String>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let target = match params.get("rd") {
+        Some(_) => Some(return_to(&app, &params)?),
+        None => None,
+    };
+    for value in cookies::values(cookie_headers(&headers), &app.config.cookie.name)
+        .iter()
+        .take(3)
+    {
+        if let Some(ticket) = Ticket::parse(value) {
+            if app.sessions.delete(&ticket).await? {
+                tracing::info!(ticket_id = %ticket.id(), "signed out");
+            }
+        }
+    }
+    let mut r = match target {
+        Some(rd) => redirect_to(&rd),
+        None => pages::page(
+            StatusCode::OK,
+            "Signed out",
+            "You are signed out. You can close this window.",
+        ),
+    };
+    add_cookie(&mut r, &cookies::session_clear(&app.config.cookie));
+    Ok(r)
+}
+
+/// `GET /readyz`: 200 when the store answers and the IdP metadata is loaded.
+pub async fn readyz<S: SessionStore>(app: Arc<App<S>>) -> Response {
+    let store = app.sessions.store().ping().await;
+    let idp = app.provider().is_some();
+    match (&store, idp) {
+        (Ok(()), true) => pages::page(StatusCode::OK, "ready", "ready"),
+        _ => {
+            if let Err(e) = &store {
+                tracing::warn!(cause = %e, "not ready: the session store does not answer");
+            }
+            if !idp {
+                tracing::warn!("not ready: the IdP's metadata is not loaded yet");
+            }
+            empty(StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}

@@ -1,0 +1,164 @@
+use super::*;
+use crate::clock::FixedClock;
+use crate::config::Config;
+use crate::redirect::Refusal;
+use crate::session::{MemoryStore, StoreError};
+
+#[test]
+fn error_status_mapping_is_pinned() {
+    let cases = [
+        (
+            Error::BadForwardedRequest(ForwardedError::UntrustedPeer),
+            403,
+        ),
+        (
+            Error::BadForwardedRequest(ForwardedError::Missing("X")),
+            400,
+        ),
+        (Error::BadReturnUrl(Refusal::HostNotAllowed), 400),
+        (Error::InvalidLoginState, 400),
+        (Error::LoginRefused("access_denied".into()), 403),
+        (Error::LoginRefused("server_error".into()), 400),
+        (
+            Error::Idp(IdpError::CodeRefused("invalid_grant".into())),
+            400,
+        ),
+        (Error::Idp(IdpError::IdToken("bad nonce".into())), 400),
+        (
+            Error::Idp(IdpError::Token("connection refused".into())),
+            502,
+        ),
+        (Error::Idp(IdpError::UserInfo("timeout".into())), 502),
+        (Error::IdpUnavailable, 503),
+        (Error::Store(StoreError("down".into())), 503),
+        (Error::Internal("x".into()), 500),
+    ];
+    for (e, want) in cases {
+        assert_eq!(status(&e).as_u16(), want, "{e:?}");
+    }
+}
+
+async fn body_text(r: Response) -> String {
+    use http_body_util::BodyExt;
+    let bytes = r.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn pages_leak_no_internals_and_bodyless_has_no_body() {
+    let r = Error::Store(StoreError("redis at 10.0.0.5:6379 refused".into())).into_response();
+    assert_eq!(r.status(), 503);
+    let body = body_text(r).await;
+    assert!(
+        !body.contains("10.0.0.5") && body.contains("Try again"),
+        "{body}"
+    );
+    let r = Bodyless(Error::Store(StoreError("x".into()))).into_response();
+    assert_eq!(r.status(), 503);
+    assert!(body_text(r).await.is_empty());
+    let r = Error::LoginRefused("<script>".into()).into_response();
+    assert!(!body_text(r).await.contains("<script>"));
+}
+
+fn app() -> Arc<App<MemoryStore>> {
+    let vars = [
+        ("SIDEGATE_PUBLIC_URL", "https://auth.example.test"),
+        ("SIDEGATE_ISSUER_URL", "http://127.0.0.1:9/"),
+        ("SIDEGATE_CLIENT_ID", "sidegate"),
+        ("SIDEGATE_CLIENT_SECRET", "x"),
+        ("SIDEGATE_COOKIE_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("SIDEGATE_COOKIE_DOMAIN", "example.test"),
+    ];
+    let (config, _) =
+        Config::from_vars(vars.iter().map(|(k, v)| ((*k).into(), (*v).into()))).unwrap();
+    App::new(config, MemoryStore::new(), Arc::new(FixedClock::new(1_000))).unwrap()
+}
+
+fn auth_request(path: &str) -> warp::test::RequestBuilder {
+    warp::test::request()
+        .path(path)
+        .remote_addr("127.0.0.1:5000".parse().unwrap())
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-host", "app.example.test")
+        .header("x-forwarded-uri", "/some/path?q=1")
+}
+
+#[tokio::test]
+async fn auth_answers_per_proxy_and_client_all_bodyless() {
+    let routes = routes(app());
+    let login =
+        "https://auth.example.test/start?rd=https%3A%2F%2Fapp.example.test%2Fsome%2Fpath%3Fq%3D1";
+    let cases = [
+        ("/auth", "navigate", 302, Some(login)),
+        ("/auth/nginx", "navigate", 401, Some(login)),
+        ("/auth", "cors", 401, None),
+        ("/auth/nginx", "cors", 401, None),
+    ];
+    for (path, mode, want, location) in cases {
+        let r = auth_request(path)
+            .header("sec-fetch-mode", mode)
+            .header("cookie", "_sidegate=junk.value")
+            .reply(&routes)
+            .await;
+        assert_eq!(r.status().as_u16(), want, "{path} {mode}");
+        assert_eq!(
+            r.headers().get("location").map(|v| v.to_str().unwrap()),
+            location,
+            "{path} {mode}"
+        );
+        assert!(r.body().is_empty(), "{path} {mode}");
+    }
+    let untrusted = auth_request("/auth")
+        .remote_addr("203.0.113.5:1".parse().unwrap())
+        .reply(&routes)
+        .await;
+    assert_eq!(untrusted.status(), 403);
+    assert!(untrusted.body().is_empty());
+    let bad = warp::test::request()
+        .path("/auth")
+        .remote_addr("127.0.0.1:1".parse().unwrap())
+        .reply(&routes)
+        .await;
+    assert_eq!(bad.status(), 400);
+    assert!(bad.body().is_empty());
+}
+
+#[tokio::test]
+async fn start_callback_and_logout_refuse_bad_input() {
+    let routes = routes(app());
+    let cases = [
+        ("/start?rd=https%3A%2F%2Fevil.test%2F", 400, "not allowed"),
+        ("/start?rd=%2F%2Fevil.test", 400, "absolute"),
+        (
+            "/start?rd=https%3A%2F%2Fapp.example.test%2F",
+            503,
+            "identity provider",
+        ),
+        ("/callback?code=abc&state=unknownstate123", 400, "expired"),
+        ("/callback?error=access_denied", 400, "expired"),
+        ("/logout?rd=https%3A%2F%2Fevil.test%2F", 400, "not allowed"),
+        ("/logout", 200, "signed out"),
+        ("/nowhere", 404, "nothing here"),
+    ];
+    for (path, want, text) in cases {
+        let r = warp::test::request().path(path).reply(&routes).await;
+        assert_eq!(r.status().as_u16(), want, "{path}");
+        let body = String::from_utf8_lossy(r.body()).to_lowercase();
+        assert!(body.contains(text), "{path}: {body}");
+    }
+    let r = warp::test::request().path("/healthz").reply(&routes).await;
+    assert_eq!(
+        (r.status().as_u16(), r.body().as_ref()),
+        (200, b"ok".as_ref())
+    );
+    let r = warp::test::request().path("/readyz").reply(&routes).await;
+    assert_eq!(r.status(), 503, "IdP not loaded");
+    let r = warp::test::request().path("/logout").reply(&routes).await;
+    let cleared = r.headers().get("set-cookie").unwrap().to_str().unwrap();
+    assert!(
+        cleared.starts_with("_sidegate=;")
+            && cleared.contains("Max-Age=0")
+            && cleared.contains("Domain=example.test"),
+        "{cleared}"
+    );
+}

@@ -1,0 +1,101 @@
+//! sidegate: forward-auth for Traefik, nginx and Caddy, with OpenID Connect SSO.
+//!
+//! Architecture map (one concept per module):
+//! - `main.rs`: load [`config::Config`] (exit 2 listing every problem), init tracing, bind, [`run`].
+//! - [`config`]: `SIDEGATE_*` variables → validated `Config`; `Secret<T>`.
+//! - [`error`]: the one [`error::Error`] enum; its HTTP mapping is in `http/mod.rs`.
+//! - [`clock`]: the only reader of wall time (`Clock`, `SystemClock`, `FixedClock`).
+//! - [`forwarded`]: the original request from `X-Forwarded-*` / `X-Original-*`, trusted peers only.
+//! - [`redirect`]: return-URL (`rd`) validation against the allowlist.
+//! - [`decision`]: pure `decide()` → [`decision::Decision`]; navigation vs API client.
+//! - [`claims`]: claim paths (`realm_access.roles`) and rendering values as header text.
+//! - [`upstream`]: allowed identity → response headers, from an allowlist of claim → header.
+//! - [`session`]: `Session`, tickets and sealing, trait `SessionStore`, memory and Redis stores.
+//! - [`oidc`]: discovery, authorization URL (PKCE, state, nonce), code exchange, ID-token checks.
+//! - [`cookies`]: every `Set-Cookie`; the encrypted login-state cookie.
+//! - [`app`]: the shared state handed to handlers, and background IdP discovery.
+//! - `http/`: warp routes (`mod.rs`), extraction filters, handlers and HTML pages; the only
+//!   module that imports warp.
+//!
+//! `decision`, `forwarded`, `redirect`, `claims`, `upstream` and `cookies` do no I/O and read
+//! no clock or randomness, so they are table-tested.
+
+pub mod app;
+pub mod claims;
+pub mod clock;
+pub mod config;
+pub mod cookies;
+pub mod decision;
+pub mod error;
+pub mod forwarded;
+mod http;
+pub mod oidc;
+pub mod redirect;
+pub mod session;
+pub mod upstream;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::app::App;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::session::{MemoryStore, RedisStore, SessionStore, StoreError};
+
+/// Serves sidegate on `listener` until `shutdown` completes, with the system clock.
+///
+/// # Errors
+/// A [`StoreError`] when the Redis URL cannot be used.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StoreError> {
+    run_with_clock(listener, config, Arc::new(SystemClock), shutdown).await
+}
+
+/// [`run`] with a chosen clock (tests of expiry).
+///
+/// # Errors
+/// A [`StoreError`] when the Redis URL cannot be used.
+pub async fn run_with_clock(
+    listener: TcpListener,
+    config: Config,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StoreError> {
+    match config.redis_url.clone() {
+        Some(url) => {
+            let store = RedisStore::new(url.expose())?;
+            tracing::info!("sessions are kept in Redis");
+            serve(listener, config, store, clock, shutdown).await
+        }
+        None => {
+            tracing::info!("sessions are kept in memory (set SIDEGATE_REDIS_URL to share them between instances)");
+            serve(listener, config, MemoryStore::new(), clock, shutdown).await
+        }
+    }
+}
+
+async fn serve<S: SessionStore>(
+    listener: TcpListener,
+    config: Config,
+    store: S,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StoreError> {
+    let app = App::new(config, store, clock).map_err(|e| StoreError(e.to_string()))?;
+    let discovery = tokio::spawn(app::keep_discovering(app.clone()));
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "sidegate is listening");
+    }
+    warp::serve(http::routes(app))
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
+    discovery.abort();
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! OpenID Connect with the `openidconnect` crate: discovery, the authorization URL (PKCE
+//! S256, state, nonce), the code exchange, ID-token verification (signature, issuer,
+//! audience, expiry, nonce) and the userinfo merge.
+//!
+//! No HTTP-server types here. The HTTP client never follows redirects.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use openidconnect::core::{
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
+    CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+    CoreProviderMetadata, CoreRevocableToken, CoreRevocationErrorResponse,
+    CoreTokenIntrospectionResponse, CoreTokenType,
+};
+use openidconnect::{
+    AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EmptyExtraTokenFields,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
+    Scope, StandardErrorResponse, StandardTokenResponse, TokenResponse,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::claims::Claims;
+use crate::clock::Clock;
+use crate::config::Config;
+
+/// Every claim the IdP sends beyond the standard ones, kept as JSON.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ExtraClaims(Claims);
+impl AdditionalClaims for ExtraClaims {}
+
+type IdFields = IdTokenFields<
+    ExtraClaims,
+    EmptyExtraTokenFields,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+type Tokens = StandardTokenResponse<IdFields, CoreTokenType>;
+type Client = openidconnect::Client<
+    ExtraClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    Tokens,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// A failure talking to the IdP or verifying what it sent.
+#[derive(Debug, thiserror::Error)]
+pub enum IdpError {
+    /// Discovery or JWKS could not be loaded.
+    #[error("loading the IdP's metadata failed: {0}")]
+    Discovery(String),
+    /// The IdP refused the authorization code (expired, reused, or for another client).
+    #[error("the IdP refused the authorization code: {0}")]
+    CodeRefused(String),
+    /// The token endpoint could not be reached or answered nonsense.
+    #[error("the token request failed: {0}")]
+    Token(String),
+    /// The ID token failed verification.
+    #[error("the ID token failed verification: {0}")]
+    IdToken(String),
+    /// The userinfo endpoint failed.
+    #[error("the userinfo request failed: {0}")]
+    UserInfo(String),
+}
+
+/// What one login attempt must remember between `/start` and `/callback`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoginState {
+    /// The `state` sent to the IdP.
+    pub state: String,
+    /// The `nonce` expected in the ID token.
+    pub nonce: String,
+    /// The PKCE code verifier.
+    pub verifier: String,
+    /// Where to go after login (validated at `/start`).
+    pub return_to: String,
+}
+
+/// A verified login.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// Subject.
+    pub sub: String,
+    /// IdP session id, when the IdP sends one.
+    pub sid: Option<String>,
+    /// ID-token claims merged with userinfo.
+    pub claims: Claims,
+}
+
+/// A discovered OpenID Provider and our client at it.
+pub struct Provider {
+    client: Client,
+    http: reqwest::Client,
+    scopes: Vec<String>,
+}
+
+/// The HTTP client for IdP calls: bounded time, no redirects followed.
+///
+/// # Errors
+/// [`IdpError::Discovery`] if the TLS backend cannot start.
+pub fn http_client() -> Result<reqwest::Client, IdpError> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| IdpError::Discovery(e.to_string()))
+}
+
+impl Provider {
+    /// Loads the issuer's discovery document and keys.
+    ///
+    /// # Errors
+    /// [`IdpError::Discovery`] when the metadata cannot be loaded or does not match.
+    pub async fn discover(config: &Config, http: reqwest::Client) -> Result<Self, IdpError> {
+        let issuer = IssuerUrl::new(config.issuer_url.clone())
+            .map_err(|e| IdpError::Discovery(e.to_string()))?;
+        let metadata = CoreProviderMetadata::discover_async(issuer, &http)
+            .await
+            .map_err(|e| IdpError::Discovery(error_chain(&e)))?;
+        let redirect = RedirectUrl::new(config.redirect_uri())
+            .map_err(|e| IdpError::Discovery(e.to_string()))?;
+        let client = Client::from_provider_metadata(
+            metadata,
+            ClientId::new(config.client_id.clone()),
+            Some(ClientSecret::new(config.client_secret.expose().clone())),
+        )
+        .set_redirect_uri(redirect);
+        Ok(Self {
+            client,
+            http,
+            scopes: config.scopes.clone(),
+        })
+    }
+
+    /// The IdP authorization URL for a new login, and the state to keep for it.
+    pub fn begin(&self, return_to: String) -> (url::Url, LoginState) {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = self
+            .client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge);
+        for scope in self.scopes.iter().filter(|s| *s != "openid") {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let (url, state, nonce) = request.url();
+        let login = LoginState {
+            state: state.secret().clone(),
+            nonce: nonce.secret().clone(),
+            verifier: verifier.secret().clone(),
+            return_to,
+        };
+        (url, login)
+    }
+
+    /// Exchanges `code`, verifies the ID token against `login`'s nonce, and merges userinfo.
+    ///
+    /// # Errors
+    /// An [`IdpError`] naming the step that failed.
+    pub async fn finish(
+        &self,
+        code: String,
+        login: &LoginState,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Identity, IdpError> {
+        let tokens = self
+            .client
+            .exchange_code(AuthorizationCode::new(code))
+            .map_err(|e| IdpError::Token(e.to_string()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(login.verifier.clone()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(r) => {
+                    IdpError::CodeRefused(r.error().to_string())
+                }
+                other => IdpError::Token(error_chain(&other)),
+            })?;
+        let id_token = tokens
+            .id_token()
+            .ok_or_else(|| IdpError::Token("no id_token in the token response".into()))?;
+        let verifier = self.client.id_token_verifier().set_time_fn(move || {
+            chrono::DateTime::from_timestamp(i64::try_from(clock.now()).unwrap_or(i64::MAX), 0)
+                .unwrap_or_default()
+        });
+        let verified = id_token
+            .claims(&verifier, &Nonce::new(login.nonce.clone()))
+            .map_err(|e| IdpError::IdToken(e.to_string()))?;
+        let sub = verified.subject().clone();
+        let mut claims = to_claims(verified)?;
+        if self.client.user_info_url().is_some() {
+            let info = self
+                .client
+                .user_info(tokens.access_token().clone(), Some(sub.clone()))
+                .map_err(|e| IdpError::UserInfo(e.to_string()))?
+                .request_async::<ExtraClaims, _, CoreGenderClaim>(&self.http)
+                .await
+                .map_err(|e| IdpError::UserInfo(error_chain(&e)))?;
+            claims.extend(to_claims(&info)?);
+        }
+        let sid = claims
+            .get("sid")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        Ok(Identity {
+            sub: sub.to_string(),
+            sid,
+            claims,
+        })
+    }
+}
+
+/// All claims of a verified structure as JSON (standard and extra claims alike).
+fn to_claims<T: Serialize>(claims: &T) -> Result<Claims, IdpError> {
+    match serde_json::to_value(claims) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        _ => Err(IdpError::IdToken("claims are not a JSON object".into())),
+    }
+}
+
+/// An error with its sources, for log lines that say what actually went wrong.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,139 @@
+//! The Redis store (`SIDEGATE_REDIS_URL`), shared by every sidegate instance.
+//!
+//! One multiplexed `ConnectionManager` (reconnects by itself), created on first use so
+//! sidegate starts while Redis is still down (`/readyz` says 503 until it answers).
+//! Every command has a deadline: a hung Redis is a 5xx, never a hung proxy.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::AsyncCommands;
+use tokio::sync::OnceCell;
+
+use super::{SessionStore, StoreError};
+
+const PREFIX: &str = "sidegate:";
+const DEADLINE: Duration = Duration::from_secs(2);
+
+/// Sessions in Redis, under `sidegate:s:<id>`; indexes under `sidegate:i:<kind>:<hmac>`.
+#[derive(Clone)]
+pub struct RedisStore {
+    client: redis::Client,
+    conn: std::sync::Arc<OnceCell<ConnectionManager>>,
+}
+
+impl RedisStore {
+    /// A store for `url`; nothing is connected until first use.
+    ///
+    /// # Errors
+    /// A [`StoreError`] when the URL is not a Redis URL.
+    pub fn new(url: &str) -> Result<Self, StoreError> {
+        let client =
+            redis::Client::open(url).map_err(|e| StoreError(format!("SIDEGATE_REDIS_URL: {e}")))?;
+        Ok(Self {
+            client,
+            conn: std::sync::Arc::default(),
+        })
+    }
+
+    async fn conn(&self) -> Result<ConnectionManager, StoreError> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(DEADLINE))
+            .set_response_timeout(Some(DEADLINE))
+            .set_number_of_retries(2);
+        self.conn
+            .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
+            .await
+            .cloned()
+            .map_err(|e| StoreError(format!("cannot connect to Redis: {e}")))
+    }
+}
+
+fn session_key(id: &str) -> String {
+    format!("{PREFIX}s:{id}")
+}
+
+fn index_key(index: &str) -> String {
+    format!("{PREFIX}i:{index}")
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+fn fail(e: redis::RedisError) -> StoreError {
+    StoreError(format!("Redis: {e}"))
+}
+
+impl SessionStore for RedisStore {
+    async fn get(&self, id: &str, idle: Option<Duration>) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut c = self.conn().await?;
+        match idle {
+            // GETEX reads and slides the idle deadline in one round trip.
+            Some(idle) => c
+                .get_ex(session_key(id), redis::Expiry::PX(ms(idle)))
+                .await
+                .map_err(fail),
+            None => c.get(session_key(id)).await.map_err(fail),
+        }
+    }
+
+    async fn put(&self, id: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        redis::cmd("SET")
+            .arg(session_key(id))
+            .arg(value)
+            .arg("PX")
+            .arg(ms(ttl))
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(fail)
+    }
+
+    async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let mut c = self.conn().await?;
+        let n: u64 = c.del(session_key(id)).await.map_err(fail)?;
+        Ok(n > 0)
+    }
+
+    async fn index_add(&self, index: &str, id: &str, ttl: Duration) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        let key = index_key(index);
+        // The set lives as long as its longest-lived member: extend, never shorten (GT).
+        redis::pipe()
+            .atomic()
+            .sadd(&key, id)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ms(ttl))
+            .arg("GT")
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ms(ttl))
+            .arg("NX")
+            .ignore()
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(fail)
+    }
+
+    async fn index_remove(&self, index: &str, id: &str) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        c.srem::<_, _, ()>(index_key(index), id).await.map_err(fail)
+    }
+
+    async fn index_members(&self, index: &str) -> Result<Vec<String>, StoreError> {
+        let mut c = self.conn().await?;
+        c.smembers(index_key(index)).await.map_err(fail)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        redis::cmd("PING")
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(fail)
+    }
+}

@@ -1,0 +1,133 @@
+//! Turns an allowed identity into the headers the proxy copies to the app.
+//!
+//! Pure: no I/O. Only configured headers are ever produced (an allowlist of
+//! claim → header), every configured header is always produced (empty when the claim is
+//! missing: Caddy 2.6 would otherwise pass a literal placeholder), and values never carry
+//! control characters (no header injection through a claim).
+
+use http::{HeaderName, HeaderValue};
+
+use crate::claims::{self, ClaimPath, Claims};
+
+/// One identity header: its name, the claim it reads, and how arrays are joined.
+#[derive(Debug, Clone)]
+pub struct HeaderRule {
+    /// Header name sent to the proxy.
+    pub name: HeaderName,
+    /// Claims tried in order; the first one present gives the value.
+    pub claims: Vec<ClaimPath>,
+    /// Separator for array values (groups).
+    pub separator: String,
+}
+
+impl HeaderRule {
+    /// The value of this header for `claims`: the first present claim, rendered and cleaned.
+    pub fn value(&self, claims: &Claims) -> HeaderValue {
+        let text = self
+            .claims
+            .iter()
+            .find_map(|path| path.lookup(claims))
+            .map(|v| claims::render(v, &self.separator))
+            .unwrap_or_default();
+        header_value(&text)
+    }
+}
+
+/// Builds a header value from text, dropping control characters (CR, LF, NUL, DEL, …).
+pub fn header_value(text: &str) -> HeaderValue {
+    let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+    // After removing control characters every remaining byte is valid in a header value
+    // (visible ASCII, space, or UTF-8 bytes >= 0x80, which http accepts as obs-text).
+    HeaderValue::from_bytes(clean.as_bytes()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The identity headers for `claims`, one per rule, in rule order.
+pub fn identity_headers(rules: &[HeaderRule], claims: &Claims) -> Vec<(HeaderName, HeaderValue)> {
+    rules
+        .iter()
+        .map(|rule| (rule.name.clone(), rule.value(claims)))
+        .collect()
+}
+
+/// The top-level claims a session must keep so that every rule can be answered later.
+pub fn needed_claims(rules: &[HeaderRule]) -> Vec<String> {
+    let mut names: Vec<String> = rules
+        .iter()
+        .flat_map(|r| r.claims.iter().map(|c| c.root().to_owned()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rule(name: &str, claims: &[&str]) -> HeaderRule {
+        HeaderRule {
+            name: HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            claims: claims
+                .iter()
+                .map(|c| ClaimPath::parse(c).unwrap())
+                .collect(),
+            separator: ",".into(),
+        }
+    }
+
+    #[test]
+    fn builds_every_header_in_order_empty_when_missing() {
+        let rules = [
+            rule("X-Forwarded-User", &["preferred_username", "sub"]),
+            rule("X-Forwarded-Email", &["email"]),
+            rule("X-Forwarded-Groups", &["groups"]),
+            rule("X-Roles", &["realm_access.roles"]),
+        ];
+        let claims = json!({"sub": "u1", "groups": ["a", "b"], "email": "e@x.test"});
+        let got = identity_headers(&rules, claims.as_object().unwrap());
+        let got: Vec<(String, String)> = got
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+            .collect();
+        let want = [
+            ("x-forwarded-user", "u1"),
+            ("x-forwarded-email", "e@x.test"),
+            ("x-forwarded-groups", "a,b"),
+            ("x-roles", ""),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(a, b)| ((*a).into(), (*b).into()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn control_characters_are_removed() {
+        let cases = [
+            ("alice\r\nX-Admin: 1", "aliceX-Admin: 1"),
+            ("a\0b", "ab"),
+            ("tab\there", "tabhere"),
+            ("del\u{7f}", "del"),
+            ("Zoë", "Zoë"),
+        ];
+        for (input, want) in cases {
+            let v = header_value(input);
+            assert_eq!(v.as_bytes(), want.as_bytes(), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn needed_claims_are_roots_deduplicated() {
+        let rules = [
+            rule("A", &["preferred_username", "sub"]),
+            rule("B", &["realm_access.roles"]),
+            rule("C", &["sub"]),
+        ];
+        assert_eq!(
+            needed_claims(&rules),
+            ["preferred_username", "realm_access", "sub"]
+        );
+    }
+}
