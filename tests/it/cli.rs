@@ -1,0 +1,86 @@
+//! The `sidegate` binary as users run it: exit status 2 with every problem listed, and
+//! `check-config` with secrets masked.
+
+use std::process::Command;
+
+fn sidegate() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sidegate"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    c
+}
+
+#[test]
+fn bad_config_exits_2_listing_every_problem() {
+    let out = sidegate()
+        .env("SIDEGATE_PUBLIC_URL", "not-a-url")
+        .env("SIDEGATE_COOKIE_SECRET", "short")
+        .env("SIDEGATE_SESSION_LIFETIME", "forever")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    for var in [
+        "SIDEGATE_PUBLIC_URL",
+        "SIDEGATE_ISSUER_URL",
+        "SIDEGATE_CLIENT_ID",
+        "SIDEGATE_CLIENT_SECRET",
+        "SIDEGATE_COOKIE_SECRET",
+        "SIDEGATE_SESSION_LIFETIME",
+    ] {
+        assert!(err.contains(var), "{var} not reported:\n{err}");
+    }
+    assert!(err.contains("6 configuration problem(s)"), "{err}");
+}
+
+#[test]
+fn check_config_prints_effective_config_with_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("client-secret");
+    std::fs::write(&secret_file, "file-client-secret-XYZ\n").unwrap();
+    let out = sidegate()
+        .arg("check-config")
+        .env("SIDEGATE_PUBLIC_URL", "https://auth.example.test")
+        .env(
+            "SIDEGATE_ISSUER_URL",
+            "https://idp.example.test/application/o/sidegate/",
+        )
+        .env("SIDEGATE_CLIENT_ID", "sidegate")
+        .env("SIDEGATE_CLIENT_SECRET_FILE", &secret_file)
+        .env(
+            "SIDEGATE_COOKIE_SECRET",
+            "cookie-secret-cookie-secret-cookie-secret-42",
+        )
+        .env(
+            "SIDEGATE_REDIS_URL",
+            "redis://:redis-password-77@redis:6379/0",
+        )
+        .env("SIDEGATE_SERVICE_PORT", "4180")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    for secret in [
+        "file-client-secret-XYZ",
+        "cookie-secret-cookie",
+        "redis-password-77",
+    ] {
+        assert!(
+            !text.contains(secret) && !err.contains(secret),
+            "{secret} printed"
+        );
+    }
+    assert!(
+        text.contains("SIDEGATE_ISSUER_URL = https://idp.example.test/application/o/sidegate/\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SIDEGATE_CLIENT_SECRET = ***SECRET***"),
+        "{text}"
+    );
+    assert!(
+        err.contains("SIDEGATE_SERVICE_PORT is not a sidegate setting"),
+        "{err}"
+    );
+}

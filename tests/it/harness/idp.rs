@@ -1,0 +1,58 @@
+//! The real OpenID Provider (panva's certified `oidc-provider`, `tests/idp/server.js`), on a
+//! random loopback port, with users alice (admins, staff), bob (staff) and carol (none).
+
+use std::process::Command;
+use std::time::Duration;
+
+use super::{free_port, program, repo, Proc};
+
+pub struct Idp {
+    pub port: u16,
+    pub proc: Proc,
+}
+
+impl Idp {
+    /// Starts the OP with the sidegate client allowed to return to `redirect_uris`.
+    pub async fn start(redirect_uris: &[String]) -> Idp {
+        Self::start_with(redirect_uris, &[]).await
+    }
+
+    pub async fn start_with(redirect_uris: &[String], env: &[(&str, &str)]) -> Idp {
+        let node = program("node", "apt-get install -y nodejs npm");
+        let dir_idp = repo().join("tests/idp");
+        assert!(
+            dir_idp.join("node_modules/oidc-provider").is_dir(),
+            "the test OpenID Provider is not installed: run `cd tests/idp && npm ci` (or `make test`)"
+        );
+        let port = free_port();
+        let clients = serde_json::json!([{
+            "client_id": super::sidegate::CLIENT_ID,
+            "client_secret": super::sidegate::CLIENT_SECRET,
+            "redirect_uris": redirect_uris,
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "client_secret_basic",
+        }]);
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(node);
+        cmd.arg(dir_idp.join("server.js"))
+            .current_dir(&dir_idp)
+            .env("IDP_PORT", port.to_string())
+            .env("IDP_CLIENTS", clients.to_string());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut proc = Proc::spawn("idp", dir, cmd);
+        let url = format!("http://127.0.0.1:{port}/.well-known/openid-configuration");
+        proc.wait_until(Duration::from_secs(20), || {
+            let url = url.clone();
+            async move { matches!(reqwest::get(&url).await, Ok(r) if r.status() == 200) }
+        })
+        .await;
+        Idp { port, proc }
+    }
+
+    pub fn issuer(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}

@@ -1,0 +1,147 @@
+//! Real processes for integration tests: each spawns on 127.0.0.1, waits for readiness
+//! with a deadline, panics with the child's log, and kills and reaps in `Drop`.
+
+#![allow(dead_code)]
+
+pub mod browser;
+pub mod echo;
+pub mod idp;
+pub mod nginx;
+pub mod redis;
+pub mod sidegate;
+pub mod traefik;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use echo::Echo;
+pub use idp::Idp;
+pub use nginx::Nginx;
+pub use redis::RedisServer;
+pub use sidegate::Sidegate;
+pub use traefik::Traefik;
+
+/// The repository root (examples and the IdP live there).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Finds a program: `SIDEGATE_TEST_<NAME>_BIN`, then `PATH`, then `/usr/sbin`. A missing
+/// program is a test failure that says how to install it; tests are never skipped.
+pub fn program(name: &str, install: &str) -> PathBuf {
+    let var = format!(
+        "SIDEGATE_TEST_{}_BIN",
+        name.to_uppercase().replace('-', "_")
+    );
+    if let Ok(p) = std::env::var(&var) {
+        if Path::new(&p).is_file() {
+            return PathBuf::from(p);
+        }
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    for dir in path.split(':').chain(["/usr/sbin", "/usr/local/sbin"]) {
+        let candidate = Path::new(dir).join(name);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("`{name}` is not installed (nor set in {var}). Install it with: {install}  (or run `make test`, which installs everything)");
+}
+
+/// A child process with its own temp dir and log, killed and reaped on drop.
+pub struct Proc {
+    pub name: &'static str,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Proc {
+    /// Spawns `cmd` with stdout and stderr going to `<dir>/<name>.log`.
+    pub fn spawn(name: &'static str, dir: tempfile::TempDir, mut cmd: Command) -> Proc {
+        let log = std::fs::File::create(dir.path().join(format!("{name}.log"))).unwrap();
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc { name, dir, child }
+    }
+
+    /// Everything the child printed so far.
+    pub fn log(&self) -> String {
+        let mut text = std::fs::read_to_string(self.dir.path().join(format!("{}.log", self.name)))
+            .unwrap_or_default();
+        // nginx writes its own error log.
+        if let Ok(extra) = std::fs::read_to_string(self.dir.path().join("error.log")) {
+            text.push_str(&extra);
+        }
+        text
+    }
+
+    /// Panics with the log if the child has exited.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("{} exited early ({status}):\n{}", self.name, self.log());
+        }
+    }
+
+    /// Polls `ready` until it is true, failing with the child's log after `limit`.
+    pub async fn wait_until<F, Fut>(&mut self, limit: Duration, mut ready: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + limit;
+        loop {
+            self.assert_running();
+            if ready().await {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("{} not ready after {limit:?}:\n{}", self.name, self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes `contents` to `dir/name`, returning the path.
+pub fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, contents).unwrap();
+    p
+}
+
+/// Loads an example file from the repository and substitutes `(from, to)` pairs. Each
+/// `from` must occur, so an example cannot drift away from what the test sets up.
+pub fn example(path: &str, substitutions: &[(&str, String)]) -> String {
+    let mut text = std::fs::read_to_string(repo().join(path))
+        .unwrap_or_else(|e| panic!("cannot read example {path}: {e}"));
+    for (from, to) in substitutions {
+        assert!(
+            text.contains(from),
+            "example {path} no longer contains `{from}`"
+        );
+        text = text.replace(from, to);
+    }
+    text
+}

@@ -1,0 +1,59 @@
+//! A real nginx running `nginx-examples/sidegate.conf` with ports substituted, included by a
+//! harness-owned `nginx.conf` (pid, logs and temp paths inside a temp dir).
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use super::{example, free_port, program, write, Proc};
+
+pub struct Nginx {
+    pub port: u16,
+    pub proc: Proc,
+}
+
+impl Nginx {
+    /// Starts nginx with the example `file` (under `nginx-examples/`), pointing its sidegate
+    /// upstream at `sidegate` and its app upstream at `app`.
+    pub async fn start(file: &str, port: u16, sidegate: SocketAddr, app: SocketAddr) -> Nginx {
+        let bin = program("nginx", "apt-get install -y nginx");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let site = example(
+            &format!("nginx-examples/{file}"),
+            &[
+                ("127.0.0.1:4180", sidegate.to_string()),
+                ("127.0.0.1:8080", app.to_string()),
+                ("listen 80;", format!("listen 127.0.0.1:{port};")),
+            ],
+        );
+        write(dir.path(), "site.conf", &site);
+        let conf = format!(
+            "daemon off;\nuser root;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log info;\n\
+             events {{ worker_connections 512; }}\n\
+             http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/client;\n  proxy_temp_path {d}/proxy;\n\
+               fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+               include {d}/site.conf;\n}}\n"
+        );
+        let conf_path = write(dir.path(), "nginx.conf", &conf);
+        let mut cmd = Command::new(bin);
+        cmd.arg("-e")
+            .arg(format!("{d}/error.log"))
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-p")
+            .arg(dir.path());
+        let mut proc = Proc::spawn("nginx", dir, cmd);
+        proc.wait_until(Duration::from_secs(10), || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        })
+        .await;
+        Nginx { port, proc }
+    }
+
+    pub fn pick_port() -> u16 {
+        free_port()
+    }
+}

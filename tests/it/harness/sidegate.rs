@@ -1,0 +1,100 @@
+//! sidegate itself, in-process through `sidegate::run` on 127.0.0.1:0.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use sidegate::config::Config;
+
+pub const CLIENT_ID: &str = "sidegate";
+pub const CLIENT_SECRET: &str = "sidegate-test-client-secret";
+pub const COOKIE_SECRET: &str = "test-cookie-secret-0123456789-abcdefghijklmnop";
+
+pub struct Sidegate {
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The settings every test shares: cookie domain `example.test`, plain http.
+pub fn vars(public_url: &str, issuer: &str, redis: Option<&str>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = [
+        ("SIDEGATE_PUBLIC_URL", public_url),
+        ("SIDEGATE_ISSUER_URL", issuer),
+        ("SIDEGATE_CLIENT_ID", CLIENT_ID),
+        ("SIDEGATE_CLIENT_SECRET", CLIENT_SECRET),
+        ("SIDEGATE_COOKIE_SECRET", COOKIE_SECRET),
+        ("SIDEGATE_COOKIE_DOMAIN", "example.test"),
+        ("SIDEGATE_LOG", "sidegate=debug,info"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    if let Some(url) = redis {
+        v.push(("SIDEGATE_REDIS_URL".into(), url.into()));
+    }
+    v
+}
+
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("sidegate=debug,warn")
+        .with_test_writer()
+        .try_init();
+}
+
+impl Sidegate {
+    pub async fn start(vars: Vec<(String, String)>) -> Sidegate {
+        init_tracing();
+        let (config, _) = Config::from_vars(vars).unwrap_or_else(|e| panic!("{e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            sidegate::run(listener, config, async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Sidegate {
+            addr,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Waits until `/readyz` answers 200 (store reachable, IdP metadata loaded).
+    pub async fn wait_ready(&self) {
+        let url = format!("http://{}/readyz", self.addr);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = reqwest::get(&url).await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "sidegate not ready after 20 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+impl Drop for Sidegate {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

