@@ -6,7 +6,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::harness::browser::{location, Browser};
-use crate::harness::{sidegate, Echo, Idp, Nginx, RedisServer, Sidegate, Traefik};
+use crate::harness::sidegate::{self, SidegateProcess};
+use crate::harness::{Echo, Idp, Nginx, RedisServer, Sidegate, Traefik};
 
 /// Held only so the proxy process lives as long as the stack.
 #[allow(dead_code)]
@@ -15,12 +16,19 @@ enum Proxy {
     Traefik(Traefik),
 }
 
+/// sidegate in-process, or as a separate process (to read its log).
+#[allow(dead_code)]
+enum Service {
+    InProcess(Sidegate),
+    Process(SidegateProcess),
+}
+
 struct Stack {
     port: u16,
     idp: Idp,
     redis: RedisServer,
     _echo: Echo,
-    _sidegate: Sidegate,
+    sidegate: Service,
     _proxy: Proxy,
 }
 
@@ -33,25 +41,48 @@ impl Stack {
     }
 }
 
-async fn stack(nginx: bool) -> Stack {
+#[derive(Default)]
+struct Options {
+    traefik: bool,
+    memory_store: bool,
+    subprocess: bool,
+    vars: Vec<(&'static str, &'static str)>,
+}
+
+async fn stack(o: Options) -> Stack {
     let port = crate::harness::free_port();
     let public = format!("http://auth.example.test:{port}");
     let idp = Idp::start(&[format!("{public}/callback")]).await;
     let redis = RedisServer::start().await;
     let echo = Echo::start().await;
-    let sg = Sidegate::start(sidegate::vars(&public, &idp.issuer(), Some(&redis.url()))).await;
-    sg.wait_ready().await;
-    let proxy = if nginx {
-        Proxy::Nginx(Nginx::start("sidegate.conf", port, sg.addr, echo.addr).await)
+    let redis_url = (!o.memory_store).then(|| redis.url());
+    let mut vars = sidegate::vars(&public, &idp.issuer(), redis_url.as_deref());
+    vars.extend(
+        o.vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let (service, addr) = if o.subprocess {
+        let p = SidegateProcess::spawn(vars).await;
+        let addr = p.addr;
+        (Service::Process(p), addr)
     } else {
-        Proxy::Traefik(Traefik::start(port, sg.addr, echo.addr).await)
+        let sg = Sidegate::start(vars).await;
+        sg.wait_ready().await;
+        let addr = sg.addr;
+        (Service::InProcess(sg), addr)
+    };
+    let proxy = if o.traefik {
+        Proxy::Traefik(Traefik::start(port, addr, echo.addr).await)
+    } else {
+        Proxy::Nginx(Nginx::start("sidegate.conf", port, addr, echo.addr).await)
     };
     Stack {
         port,
         idp,
         redis,
         _echo: echo,
-        _sidegate: sg,
+        sidegate: service,
         _proxy: proxy,
     }
 }
@@ -157,6 +188,8 @@ async fn scenario(s: Stack) {
     );
     assert!(session_keys(&s).await.is_empty());
 
+    idp_errors_and_unknown_state_are_refused(&s, &b, &app_url).await;
+
     let callback = login(&s, &b, &app_url, "alice").await;
     let cookie = b
         .cookie(&s.app("/"), "_sidegate")
@@ -246,10 +279,128 @@ async fn scenario(s: Stack) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_flow_through_nginx() {
-    scenario(stack(true).await).await;
+    scenario(stack(Options::default()).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_flow_through_traefik() {
-    scenario(stack(false).await).await;
+    scenario(
+        stack(Options {
+            traefik: true,
+            ..Options::default()
+        })
+        .await,
+    )
+    .await;
+}
+
+/// An IdP error answer at /callback, an unknown state, and a state whose login cookie is
+/// missing each get a clear 4xx and create no session.
+async fn idp_errors_and_unknown_state_are_refused(s: &Stack, b: &Browser, app_url: &str) {
+    let start = location(&b.navigate(app_url).await);
+    let idp_url = location(&b.navigate(&start).await);
+    let state = url::Url::parse(&idp_url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let cases = [
+        (
+            format!("/callback?error=access_denied&error_description=nope&state={state}"),
+            StatusCode::FORBIDDEN,
+            "refused",
+        ),
+        (
+            "/callback?code=abc&state=neverissuedstate".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "expired",
+        ),
+        (
+            "/callback?code=abc".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "expired",
+        ),
+        // The error answer consumed the login state: the real code cannot be used now.
+        (
+            format!("/callback?code=abc&state={state}"),
+            StatusCode::BAD_REQUEST,
+            "expired",
+        ),
+    ];
+    for (path, status, text) in cases {
+        let r = b.navigate(&s.auth(&path)).await;
+        assert_eq!(r.status(), status, "{path}");
+        let body = r.text().await.unwrap().to_lowercase();
+        assert!(body.contains(text), "{path}: {body}");
+    }
+    assert!(
+        b.cookies_for(&s.auth("/"))
+            .split("; ")
+            .all(|c| !c.starts_with("_sidegate")),
+        "{}",
+        b.cookies_for(&s.auth("/"))
+    );
+    assert!(session_keys(s).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_store_json_logs_never_contain_secrets() {
+    let s = stack(Options {
+        memory_store: true,
+        subprocess: true,
+        vars: vec![("SIDEGATE_LOG", "debug"), ("SIDEGATE_LOG_FORMAT", "json")],
+        ..Options::default()
+    })
+    .await;
+    let b = Browser::new(s.port);
+    let app_url = s.app("/private?token=x");
+    let callback = login(&s, &b, &app_url, "carol").await;
+    let seen = seen_by_app(&b, &app_url).await;
+    assert_eq!(header(&seen, "x-forwarded-user"), ["carol"]);
+    // sidegate sends the header empty; nginx drops empty proxy_set_header values, so the
+    // app sees none at all, and certainly not the client's forged "admins".
+    assert!(header(&seen, "x-forwarded-groups").is_empty(), "{seen}");
+    let cookie = b.cookie(&s.app("/"), "_sidegate").unwrap();
+    assert!(
+        s.redis.keys("*").await.is_empty(),
+        "memory store wrote to Redis"
+    );
+    assert_eq!(
+        b.navigate(&s.auth("/logout")).await.status(),
+        StatusCode::OK
+    );
+    assert!(refused_with(&s, &cookie).await);
+
+    let Service::Process(p) = &s.sidegate else {
+        unreachable!()
+    };
+    let log = p.proc.log();
+    let code = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let secret_part = cookie.split_once('.').unwrap().1;
+    for secret in [
+        code.as_str(),
+        secret_part,
+        sidegate::CLIENT_SECRET,
+        sidegate::COOKIE_SECRET,
+        "carol@partner.test",
+    ] {
+        assert!(!log.contains(secret), "log contains {secret}:\n{log}");
+    }
+    let lines: Vec<&str> = log.lines().filter(|l| l.starts_with('{')).collect();
+    assert!(lines.len() >= 5, "too few JSON log lines:\n{log}");
+    for line in log.lines().filter(|l| !l.starts_with("oidc-provider")) {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    }
+    assert!(
+        log.contains("signed in") && log.contains("signed out"),
+        "{log}"
+    );
 }

@@ -11,4 +11,5 @@
 mod cli;
 mod flow;
 mod harness;
+mod startup;
 mod store;

@@ -18,13 +18,16 @@ impl Idp {
     }
 
     pub async fn start_with(redirect_uris: &[String], env: &[(&str, &str)]) -> Idp {
+        Self::start_on(free_port(), redirect_uris, env).await
+    }
+
+    pub async fn start_on(port: u16, redirect_uris: &[String], env: &[(&str, &str)]) -> Idp {
         let node = program("node", "apt-get install -y nodejs npm");
         let dir_idp = repo().join("tests/idp");
         assert!(
             dir_idp.join("node_modules/oidc-provider").is_dir(),
             "the test OpenID Provider is not installed: run `cd tests/idp && npm ci` (or `make test`)"
         );
-        let port = free_port();
         let clients = serde_json::json!([{
             "client_id": super::sidegate::CLIENT_ID,
             "client_secret": super::sidegate::CLIENT_SECRET,

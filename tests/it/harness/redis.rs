@@ -12,9 +12,12 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub async fn start() -> RedisServer {
+        Self::start_on(free_port()).await
+    }
+
+    pub async fn start_on(port: u16) -> RedisServer {
         let bin = program("redis-server", "apt-get install -y redis-server");
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let mut cmd = Command::new(bin);
         cmd.args([
             "--port",

@@ -98,3 +98,28 @@ impl Drop for Sidegate {
         }
     }
 }
+
+/// sidegate as users run it: the built binary in its own process, logging to a file.
+pub struct SidegateProcess {
+    pub addr: SocketAddr,
+    pub proc: super::Proc,
+}
+
+impl SidegateProcess {
+    pub async fn spawn(vars: Vec<(String, String)>) -> SidegateProcess {
+        let port = super::free_port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sidegate"));
+        cmd.env_clear()
+            .envs(vars)
+            .env("SIDEGATE_LISTEN", addr.to_string());
+        let mut proc = super::Proc::spawn("sidegate", tempfile::tempdir().unwrap(), cmd);
+        let url = format!("http://{addr}/readyz");
+        proc.wait_until(Duration::from_secs(20), || {
+            let url = url.clone();
+            async move { matches!(reqwest::get(&url).await, Ok(r) if r.status() == 200) }
+        })
+        .await;
+        SidegateProcess { addr, proc }
+    }
+}

@@ -1,0 +1,112 @@
+//! Starting while the IdP or Redis is down: sidegate serves, says "not ready", refuses
+//! (never allows) requests, and recovers by itself once they come up.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use crate::harness::{free_port, sidegate, Idp, RedisServer, Sidegate};
+
+async fn status(url: &str) -> StatusCode {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(url)
+        .header("x-forwarded-proto", "http")
+        .header("x-forwarded-host", "app.example.test")
+        .header("x-forwarded-uri", "/")
+        .header(
+            "cookie",
+            "_sidegate=AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA",
+        )
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn eventually_ready(base: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while status(&format!("{base}/readyz")).await != StatusCode::OK {
+        assert!(Instant::now() < deadline, "not ready after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idp_down_at_startup_then_up() {
+    let idp_port = free_port();
+    let issuer = format!("http://127.0.0.1:{idp_port}");
+    let public = "http://auth.example.test";
+    let sg = Sidegate::start(sidegate::vars(public, &issuer, None)).await;
+    let base = format!("http://{}", sg.addr);
+    assert_eq!(status(&format!("{base}/healthz")).await, StatusCode::OK);
+    assert_eq!(
+        status(&format!("{base}/readyz")).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let start = format!("{base}/start?rd=http%3A%2F%2Fapp.example.test%2F");
+    let page = reqwest::get(&start).await.unwrap();
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("identity provider cannot be reached"));
+    // Checks without a session still get their usual answer, never a 2xx.
+    assert_eq!(
+        status(&format!("{base}/auth")).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let _idp = Idp::start_on(idp_port, &[format!("{public}/callback")], &[]).await;
+    eventually_ready(&base, Duration::from_secs(20)).await;
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&start)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert!(r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with(&issuer));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_fails_closed_then_recovers() {
+    let idp = Idp::start(&["http://auth.example.test/callback".to_owned()]).await;
+    let redis_port = free_port();
+    let redis_url = format!("redis://127.0.0.1:{redis_port}/");
+    let sg = Sidegate::start(sidegate::vars(
+        "http://auth.example.test",
+        &idp.issuer(),
+        Some(&redis_url),
+    ))
+    .await;
+    let base = format!("http://{}", sg.addr);
+    assert_eq!(
+        status(&format!("{base}/readyz")).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    // A request with a session cookie cannot be checked: 503, never a 2xx.
+    assert_eq!(
+        status(&format!("{base}/auth")).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        status(&format!("{base}/auth/nginx")).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    let _redis = RedisServer::start_on(redis_port).await;
+    eventually_ready(&base, Duration::from_secs(20)).await;
+    assert_eq!(
+        status(&format!("{base}/auth")).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
