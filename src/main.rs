@@ -1,5 +1,5 @@
 //! The `sidegate` binary: `sidegate` serves; `sidegate check-config` prints the effective
-//! configuration (secrets masked) and exits.
+//! configuration (secrets masked) and exits; `sidegate healthcheck` probes a running one.
 
 use std::process::ExitCode;
 
@@ -36,9 +36,42 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// `sidegate healthcheck`: exit 0 when this machine's sidegate answers `/healthz` (for
+/// container health checks, where images have no curl). Reads only `SIDEGATE_LISTEN`.
+async fn healthcheck() -> ExitCode {
+    let listen = std::env::var("SIDEGATE_LISTEN").unwrap_or_else(|_| "0.0.0.0:4180".into());
+    let Ok(mut addr) = listen.parse::<std::net::SocketAddr>() else {
+        eprintln!("SIDEGATE_LISTEN: `{listen}` is not address:port");
+        return ExitCode::from(2);
+    };
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build();
+    let ok = match client {
+        Ok(c) => c
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success()),
+        Err(_) => false,
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("sidegate at {addr} is not healthy");
+        ExitCode::from(1)
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let command = std::env::args().nth(1);
+    if command.as_deref() == Some("healthcheck") {
+        return healthcheck().await;
+    }
     let (config, warnings) = match Config::from_vars(std::env::vars()) {
         Ok(c) => c,
         Err(e) => {
@@ -56,7 +89,7 @@ async fn main() -> ExitCode {
         }
         Some(other) if other != "serve" => {
             eprintln!(
-                "unknown command `{other}`; use `sidegate` (serve) or `sidegate check-config`"
+                "unknown command `{other}`; use `sidegate` (serve), `sidegate check-config` or `sidegate healthcheck`"
             );
             return ExitCode::from(2);
         }

@@ -84,3 +84,34 @@ fn check_config_prints_effective_config_with_secrets_masked() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_probes_the_running_service() {
+    let down = sidegate()
+        .arg("healthcheck")
+        .env(
+            "SIDEGATE_LISTEN",
+            format!("0.0.0.0:{}", crate::harness::free_port()),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    let sg = crate::harness::Sidegate::start(crate::harness::sidegate::vars(
+        "http://auth.example.test",
+        "http://127.0.0.1:9/",
+        None,
+    ))
+    .await;
+    let mut cmd = sidegate();
+    cmd.arg("healthcheck")
+        .env("SIDEGATE_LISTEN", format!("0.0.0.0:{}", sg.addr.port()));
+    let up = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        up.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+}
