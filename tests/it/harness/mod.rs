@@ -122,7 +122,19 @@ impl Proc {
 }
 
 impl Drop for Proc {
+    /// SIGTERM first, so that nginx's master stops its workers (a SIGKILLed master leaves
+    /// them running); SIGKILL if the child is still there after two seconds.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
