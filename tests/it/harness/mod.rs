@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod caddy;
+pub mod demo_app;
 pub mod echo;
 pub mod idp;
 pub mod labels;

@@ -4,6 +4,7 @@
 use std::any::Any;
 use std::net::SocketAddr;
 
+use super::demo_app::DemoApp;
 use super::sidegate::{self, SidegateProcess};
 use super::{free_port, labels, Caddy, Echo, Idp, Nginx, RedisServer, Sidegate, Traefik};
 
@@ -40,6 +41,8 @@ pub struct Options {
     pub proxy: ProxyKind,
     pub memory_store: bool,
     pub subprocess: bool,
+    /// Put the demo app (a who-am-I page) behind the proxy instead of the echo app.
+    pub demo_app: bool,
     pub vars: Vec<(&'static str, &'static str)>,
 }
 
@@ -49,6 +52,7 @@ impl Default for Options {
             proxy: ProxyKind::Nginx("sidegate.conf"),
             memory_store: false,
             subprocess: false,
+            demo_app: false,
             vars: Vec::new(),
         }
     }
@@ -62,6 +66,7 @@ pub struct Stack {
     pub echo: Echo,
     pub sidegate: Service,
     _proxy: Box<dyn Any + Send>,
+    _demo: Option<DemoApp>,
 }
 
 impl Stack {
@@ -99,7 +104,12 @@ pub async fn stack(o: Options) -> Stack {
         let addr = sg.addr;
         (Service::InProcess(sg), addr)
     };
-    let proxy = start_proxy(o.proxy, port, addr, echo.addr).await;
+    let demo = match o.demo_app {
+        true => Some(DemoApp::start(&format!("{public}/logout")).await),
+        false => None,
+    };
+    let upstream = demo.as_ref().map_or(echo.addr, |d| d.addr);
+    let proxy = start_proxy(o.proxy, port, addr, upstream).await;
     Stack {
         port,
         proxy: o.proxy,
@@ -108,6 +118,7 @@ pub async fn stack(o: Options) -> Stack {
         echo,
         sidegate: service,
         _proxy: proxy,
+        _demo: demo,
     }
 }
 
