@@ -1,27 +1,49 @@
 // A real OpenID Provider for sidegate's tests and `make demo`: panva's certified
-// oidc-provider with its development login form (any password), a few users with email
-// and groups, PKCE required, refresh-token rotation, RP-initiated and back-channel logout.
-// Configured only through environment variables (see README.md). Test use only.
+// oidc-provider (9.x) with its development login form (any password), a few users with
+// email and groups, PKCE (S256) required, refresh-token rotation, RP-initiated and
+// back-channel logout, and a counter hook at /_test/stats. Configured only through
+// environment variables (see README.md). Test use only: never expose it.
 import http from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
 
-const port = Number(process.env.IDP_PORT);
-if (!port) {
-  console.error('IDP_PORT is required');
+function fail(message) {
+  console.error(`idp: ${message}`);
   process.exit(2);
 }
+
+const port = Number(process.env.IDP_PORT);
+if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+  fail('IDP_PORT (a TCP port number) is required');
+}
 const issuer = process.env.IDP_ISSUER || `http://127.0.0.1:${port}`;
-const clients = process.env.IDP_CLIENTS
-  ? JSON.parse(process.env.IDP_CLIENTS)
-  : [{
-      client_id: 'sidegate',
-      client_secret: 'sidegate-test-secret',
-      redirect_uris: ['http://127.0.0.1:4180/callback'],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-    }];
-const seconds = (name, fallback) => Number(process.env[name] || fallback);
+
+let clients;
+if (process.env.IDP_CLIENTS) {
+  try {
+    clients = JSON.parse(process.env.IDP_CLIENTS);
+  } catch (err) {
+    fail(`IDP_CLIENTS is not valid JSON: ${err.message}`);
+  }
+  if (!Array.isArray(clients)) fail('IDP_CLIENTS must be a JSON array of client metadata objects');
+} else {
+  clients = [{
+    client_id: 'sidegate',
+    client_secret: 'sidegate-test-secret',
+    redirect_uris: ['http://127.0.0.1:4180/callback'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+  }];
+}
+
+function seconds(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) fail(`${name} must be a positive number of seconds, got ${JSON.stringify(raw)}`);
+  return n;
+}
 
 const USERS = {
   alice: { name: 'Alice Admin', email: 'alice@example.test', groups: ['admins', 'staff'] },
@@ -41,17 +63,19 @@ function account(id) {
   };
 }
 
+// A fresh RS256 signing key on every start; relying parties fetch it from jwks_uri.
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'test-rs256', alg: 'RS256', use: 'sig' };
 
+// Test hook: counts of provider events, served at GET /_test/stats.
 const counters = {};
 const count = (name) => { counters[name] = (counters[name] || 0) + 1; };
 
 const provider = new Provider(issuer, {
   clients,
   jwks: { keys: [signingKey] },
-  cookies: { keys: ['sidegate-test-idp-cookie-key'] },
-  findAccount: async (ctx, id) => ({
+  cookies: { keys: ['sidegate-test-idp-cookie-key-1', 'sidegate-test-idp-cookie-key-0'] },
+  findAccount: async (_ctx, id) => ({
     accountId: id,
     claims: async () => account(id),
   }),
@@ -61,6 +85,7 @@ const provider = new Provider(issuer, {
     profile: ['name', 'preferred_username', 'groups'],
     groups: ['groups'],
   },
+  // Put the scope-granted claims (email, groups, name, ...) into the ID token itself.
   conformIdTokenClaims: false,
   pkce: { required: () => true },
   features: {
@@ -72,54 +97,80 @@ const provider = new Provider(issuer, {
     userinfo: { enabled: true },
     clientCredentials: { enabled: true },
   },
-  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  // Refresh tokens for every client allowed the grant, without requiring offline_access.
+  issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
   rotateRefreshToken: true,
+  // Tokens stop working when their TTL says, not 15 s later (the library's default
+  // tolerance), so tests of expiry with short IDP_*_TTL values are exact.
+  clockTolerance: 0,
   ttl: {
     AccessToken: seconds('IDP_ACCESS_TOKEN_TTL', 3600),
     IdToken: seconds('IDP_ID_TOKEN_TTL', 3600),
     RefreshToken: seconds('IDP_REFRESH_TOKEN_TTL', 86400),
     AuthorizationCode: 60,
-    Grant: 86400,
+    Grant: 14 * 86400,
     Interaction: 3600,
-    Session: 86400,
+    Session: 14 * 86400,
     ClientCredentials: 600,
   },
-  // oidc-provider refuses outgoing requests to loopback addresses (an SSRF guard); the
-  // tests' back-channel logout receiver is on 127.0.0.1. Test configuration only.
+  // oidc-provider refuses outgoing requests to loopback addresses (an SSRF guard on the
+  // undici dispatcher it passes in); the tests' back-channel logout receivers are on
+  // 127.0.0.1, so drop that dispatcher. Test configuration only.
   fetch: (url, options) => {
     const { dispatcher, ...rest } = options || {};
     return globalThis.fetch(url, rest);
   },
 });
 
-for (const event of ['grant.success', 'grant.error', 'refresh_token.consumed', 'backchannel.success',
-  'backchannel.error', 'end_session.success', 'authorization.success', 'authorization.error']) {
-  provider.on(event, (ctx) => {
+for (const event of [
+  'grant.success', 'grant.error', 'grant.revoked',
+  'refresh_token.consumed', 'refresh_token.saved',
+  'backchannel.success', 'backchannel.error',
+  'end_session.success', 'end_session.error',
+  'authorization.success', 'authorization.error',
+  'introspection.error', 'revocation.error', 'userinfo.error',
+  'server_error',
+]) {
+  provider.on(event, (ctx, ...rest) => {
     count(event);
-    const grantType = event.startsWith('grant.') && ctx?.oidc?.params?.grant_type;
-    if (grantType) count(`${event}:${grantType}`);
+    if (event === 'grant.success' || event === 'grant.error') {
+      const grantType = ctx?.oidc?.params?.grant_type;
+      if (grantType) count(`${event}:${grantType}`);
+    }
+    if (event.endsWith('.error') || event === 'server_error') {
+      const err = event === 'backchannel.error' ? rest[0] : rest[0] || ctx;
+      console.error(`idp: ${event}: ${err?.message || err}${err?.error_description ? ` (${err.error_description})` : ''}`);
+    }
   });
 }
 
 const handler = provider.callback();
 const server = http.createServer((req, res) => {
-  if (req.url === '/_test/stats' && req.method === 'GET') {
+  const { pathname } = new URL(req.url, 'http://idp.invalid');
+  if (pathname === '/_test/stats' && req.method === 'GET') {
     res.setHeader('content-type', 'application/json');
+    res.setHeader('cache-control', 'no-store');
     res.end(JSON.stringify(counters));
     return;
   }
-  if (req.url === '/_test/reset' && req.method === 'POST') {
+  if (pathname === '/_test/reset' && req.method === 'POST') {
     for (const k of Object.keys(counters)) delete counters[k];
+    res.setHeader('content-type', 'application/json');
     res.end('{}');
     return;
   }
   handler(req, res);
 });
 
+server.on('error', (err) => fail(`cannot listen on 127.0.0.1:${port}: ${err.message}`));
 server.listen(port, '127.0.0.1', () => {
   console.log(`IDP READY ${issuer}`);
 });
 
-const stop = () => server.close(() => process.exit(0));
+function stop() {
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  setTimeout(() => process.exit(0), 2000).unref();
+}
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
