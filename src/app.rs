@@ -19,8 +19,10 @@ pub struct App<S> {
     pub keys: Keys,
     /// Wall time.
     pub clock: Arc<dyn Clock>,
-    /// Claims a session keeps (those the headers read).
+    /// Claims a session keeps (those headers, rules and minted JWTs read).
     pub needed_claims: Vec<String>,
+    /// Minted upstream JWTs per (ticket id, app): the header value and when to mint anew.
+    pub jwt_cache: moka::sync::Cache<(String, String), (http::HeaderValue, u64)>,
     http: reqwest::Client,
     provider: RwLock<Option<Arc<Provider>>>,
 }
@@ -33,7 +35,7 @@ impl<S: SessionStore> App<S> {
     pub fn new(config: Config, store: S, clock: Arc<dyn Clock>) -> Result<Arc<Self>, IdpError> {
         let keys = Keys::derive(config.cookie_secret.expose());
         let sessions = Sessions::new(store, keys.clone(), config.session_idle_timeout);
-        let needed_claims = crate::upstream::needed_claims(&config.headers);
+        let needed_claims = config.profiles.needed_claims().to_vec();
         Ok(Arc::new(Self {
             http: oidc::http_client()?,
             config,
@@ -41,6 +43,10 @@ impl<S: SessionStore> App<S> {
             keys,
             clock,
             needed_claims,
+            jwt_cache: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(3600))
+                .build(),
             provider: RwLock::new(None),
         }))
     }

@@ -90,8 +90,12 @@ pub struct Config {
     pub log: String,
     /// Log line format.
     pub log_format: LogFormat,
-    /// Identity headers sent on every allowed request.
+    /// Identity headers sent on every allowed request (the default profile's).
     pub headers: Vec<HeaderRule>,
+    /// `SIDEGATE_APPS_FILE`, if set.
+    pub apps_file: Option<std::path::PathBuf>,
+    /// App profiles (the implicit default one when no apps file is set).
+    pub profiles: std::sync::Arc<crate::profile::Profiles>,
 }
 
 /// Every problem found in the configuration.
@@ -147,6 +151,7 @@ struct RawConfig {
     preferred_username_header: Option<String>,
     groups_separator: Option<String>,
     extra_headers: Option<String>,
+    apps_file: Option<String>,
 }
 
 /// Every variable sidegate reads (without the `SIDEGATE_` prefix); anything else is warned about.
@@ -181,6 +186,7 @@ pub const KNOWN: &[&str] = &[
     "PREFERRED_USERNAME_HEADER",
     "GROUPS_SEPARATOR",
     "EXTRA_HEADERS",
+    "APPS_FILE",
 ];
 
 /// Default trusted proxy networks: loopback and the private ranges a proxy beside
@@ -198,9 +204,12 @@ impl Config {
     where
         I: IntoIterator<Item = (String, String)>,
     {
-        let vars: Vec<(String, String)> = vars
-            .into_iter()
+        // Every variable, for secrets that app profiles name (`secret_env = "..."`).
+        let all: std::collections::HashMap<String, String> = vars.into_iter().collect();
+        let vars: Vec<(String, String)> = all
+            .iter()
             .filter(|(k, _)| k.starts_with("SIDEGATE_"))
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let warnings = vars
             .iter()
@@ -218,7 +227,7 @@ impl Config {
         let raw: RawConfig = envy::prefixed("SIDEGATE_")
             .from_iter(known)
             .map_err(|e| ConfigErrors(vec![format!("reading SIDEGATE_* variables: {e}")]))?;
-        parse::validate(raw).map(|c| (c, warnings))
+        parse::validate(raw, &all).map(|c| (c, warnings))
     }
 
     /// The redirect URI registered at the IdP.
@@ -293,6 +302,14 @@ impl Config {
                 format!("{:?}", self.log_format).to_lowercase(),
             ),
             ("headers", headers.join("; ")),
+            (
+                "APPS_FILE",
+                self.apps_file
+                    .as_ref()
+                    .map_or("(unset: one implicit profile)".into(), |p| {
+                        p.display().to_string()
+                    }),
+            ),
         ];
         lines
             .iter()
@@ -304,6 +321,7 @@ impl Config {
                 };
                 format!("{name} = {v}\n")
             })
+            .chain(std::iter::once(self.profiles.describe()))
             .collect()
     }
 }
@@ -321,7 +339,7 @@ fn mask_url(raw: &str) -> String {
 }
 
 /// A header name usable for identity headers: valid and not one the proxy or HTTP owns.
-fn header_name(var: &str, raw: &str, problems: &mut Vec<String>) -> Option<HeaderName> {
+pub(crate) fn header_name(var: &str, raw: &str, problems: &mut Vec<String>) -> Option<HeaderName> {
     const RESERVED: &[&str] = &[
         "host",
         "content-length",

@@ -4,6 +4,7 @@
 //! [`Decision`] into a response that suits the calling proxy.
 
 use crate::forwarded::ForwardedRequest;
+use crate::policy::Rules;
 use crate::redirect;
 use crate::session::Session;
 
@@ -68,6 +69,8 @@ fn prefers_html(accept: &str) -> bool {
 pub enum Decision {
     /// Let the request through as this session's user.
     Allow,
+    /// Let the request through without identity (a bypass path): no identity, no credential.
+    AllowAnonymous,
     /// Send the browser to log in, then back to `return_to`.
     Login {
         /// The original URL, byte for byte.
@@ -82,16 +85,28 @@ pub enum Decision {
     },
 }
 
-/// Decides one forward-auth check.
+/// Decides one forward-auth check under an app's `rules`.
 pub fn decide(
     request: &ForwardedRequest,
     session: Option<&Session>,
     client: ClientKind,
     allowed_domains: &[String],
+    rules: &Rules,
     now: u64,
 ) -> Decision {
-    if session.is_some_and(|s| s.is_live(now)) {
-        return Decision::Allow;
+    if !rules.method_allowed(&request.method) {
+        return Decision::Forbidden {
+            reason: "the method is not allowed for this app",
+        };
+    }
+    if rules.bypasses(&request.uri) {
+        return Decision::AllowAnonymous;
+    }
+    if let Some(s) = session.filter(|s| s.is_live(now)) {
+        return match rules.permits(&s.sub, &s.claims) {
+            Ok(()) => Decision::Allow,
+            Err(reason) => Decision::Forbidden { reason },
+        };
     }
     if client == ClientKind::Other {
         return Decision::Unauthenticated;

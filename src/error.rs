@@ -12,6 +12,9 @@ pub enum Error {
     /// The forwarded headers could not be believed (untrusted peer, missing or odd headers).
     #[error("bad forwarded request: {0}")]
     BadForwardedRequest(ForwardedError),
+    /// The proxy named an app profile that does not exist (`/auth/<app>`).
+    #[error("no app profile named `{0}`; check the auth URL in the proxy and SIDEGATE_APPS_FILE")]
+    UnknownApp(String),
     /// The return URL (`rd`) was refused.
     #[error("refused return URL: {}", .0.as_str())]
     BadReturnUrl(Refusal),

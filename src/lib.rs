@@ -30,8 +30,11 @@ pub mod error;
 pub mod forwarded;
 mod http;
 pub mod oidc;
+pub mod policy;
+pub mod profile;
 pub mod redirect;
 pub mod session;
+pub mod token;
 pub mod upstream;
 
 use std::future::Future;

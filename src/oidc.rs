@@ -101,6 +101,10 @@ pub struct Identity {
     pub sid: Option<String>,
     /// ID-token claims merged with userinfo.
     pub claims: Claims,
+    /// The access token (kept only if a profile needs it).
+    pub access_token: String,
+    /// The raw ID token (kept only if a profile needs it).
+    pub id_token: String,
 }
 
 /// A discovered OpenID Provider and our client at it.
@@ -226,6 +230,8 @@ impl Provider {
             sub: sub.to_string(),
             sid,
             claims,
+            access_token: tokens.access_token().secret().clone(),
+            id_token: id_token.to_string(),
         })
     }
 }

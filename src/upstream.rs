@@ -41,6 +41,66 @@ pub fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_bytes(clean.as_bytes()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// When a mapping rule matches.
+#[derive(Debug, Clone)]
+pub enum Condition {
+    /// The user is in any of these groups.
+    InGroups {
+        /// Where groups are read.
+        claim: ClaimPath,
+        /// Any of these.
+        any_of: Vec<String>,
+    },
+    /// A claim (or any element of an array claim) equals any of these values.
+    ClaimEquals {
+        /// The claim.
+        claim: ClaimPath,
+        /// Any of these.
+        any_of: Vec<String>,
+    },
+}
+
+impl Condition {
+    fn holds(&self, claims: &Claims) -> bool {
+        let (claim, any_of) = match self {
+            Condition::InGroups { claim, any_of } | Condition::ClaimEquals { claim, any_of } => {
+                (claim, any_of)
+            }
+        };
+        match claim.lookup(claims) {
+            Some(serde_json::Value::Array(items)) => items.iter().any(|i| matches_any(i, any_of)),
+            Some(v) => matches_any(v, any_of),
+            None => false,
+        }
+    }
+}
+
+fn matches_any(v: &serde_json::Value, any_of: &[String]) -> bool {
+    let text = claims::render(v, ",");
+    !text.is_empty() && any_of.contains(&text)
+}
+
+/// A header whose value comes from the first matching rule (e.g. Borg UI's role).
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    /// Header name.
+    pub header: HeaderName,
+    /// Rules tried in order.
+    pub rules: Vec<(Condition, HeaderValue)>,
+    /// Value when no rule matches.
+    pub default: HeaderValue,
+}
+
+impl Mapping {
+    /// The value for `claims`.
+    pub fn value(&self, claims: &Claims) -> HeaderValue {
+        self.rules
+            .iter()
+            .find(|(c, _)| c.holds(claims))
+            .map_or_else(|| self.default.clone(), |(_, v)| v.clone())
+    }
+}
+
 /// The identity headers for `claims`, one per rule, in rule order.
 pub fn identity_headers(rules: &[HeaderRule], claims: &Claims) -> Vec<(HeaderName, HeaderValue)> {
     rules
@@ -115,6 +175,50 @@ mod tests {
         for (input, want) in cases {
             let v = header_value(input);
             assert_eq!(v.as_bytes(), want.as_bytes(), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn mapping_first_match_wins_with_default() {
+        let groups = ClaimPath::parse("groups").unwrap();
+        let m = Mapping {
+            header: HeaderName::from_static("x-borg-role"),
+            rules: vec![
+                (
+                    Condition::InGroups {
+                        claim: groups.clone(),
+                        any_of: vec!["borg-admins".into()],
+                    },
+                    HeaderValue::from_static("admin"),
+                ),
+                (
+                    Condition::InGroups {
+                        claim: groups,
+                        any_of: vec!["ops".into(), "borg-admins".into()],
+                    },
+                    HeaderValue::from_static("operator"),
+                ),
+                (
+                    Condition::ClaimEquals {
+                        claim: ClaimPath::parse("email").unwrap(),
+                        any_of: vec!["boss@x.test".into()],
+                    },
+                    HeaderValue::from_static("admin"),
+                ),
+            ],
+            default: HeaderValue::from_static("viewer"),
+        };
+        let cases = [
+            (json!({"groups": ["ops", "borg-admins"]}), "admin"),
+            (json!({"groups": ["ops"]}), "operator"),
+            (json!({"groups": "ops"}), "operator"),
+            (json!({"groups": ["borg-admins-not"]}), "viewer"),
+            (json!({"email": "boss@x.test"}), "admin"),
+            (json!({"groups": []}), "viewer"),
+            (json!({}), "viewer"),
+        ];
+        for (claims, want) in cases {
+            assert_eq!(m.value(claims.as_object().unwrap()), want, "{claims}");
         }
     }
 

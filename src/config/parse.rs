@@ -1,7 +1,9 @@
 //! `RawConfig` → `Config`: one small parser per setting, each pushing a problem that names
 //! the variable and says how to fix it.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderName;
@@ -15,7 +17,10 @@ use crate::upstream::HeaderRule;
 const GENERATE: &str = "generate one with: openssl rand -base64 48";
 
 /// Validates every field; all problems are returned together.
-pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
+pub(super) fn validate(
+    raw: RawConfig,
+    vars: &HashMap<String, String>,
+) -> Result<Config, ConfigErrors> {
     let mut p = Vec::new();
     let headers = parse_headers(&raw, &mut p);
     let listen = parse_listen(raw.listen.as_deref(), &mut p);
@@ -99,7 +104,43 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
             LogFormat::Text
         }
     };
+    let apps_file = raw
+        .apps_file
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(std::path::PathBuf::from);
+    let claim = |v: &Option<String>, default: &str| {
+        ClaimPath::parse(v.as_deref().unwrap_or(default)).or_else(|| ClaimPath::parse(default))
+    };
+    let profiles = match (
+        claim(&raw.groups_claim, "groups"),
+        claim(&raw.email_claim, "email"),
+        claim(&raw.user_claim, "preferred_username"),
+    ) {
+        (Some(groups_claim), Some(email_claim), Some(user)) => {
+            let defaults = crate::profile::Defaults {
+                headers: headers.clone(),
+                groups_claim,
+                email_claim,
+                user_claims: [Some(user), ClaimPath::parse("sub")]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+                separator: raw.groups_separator.clone().unwrap_or_else(|| ",".into()),
+                issuer: public_url
+                    .as_ref()
+                    .map(|u| u.as_str().trim_end_matches('/').to_owned())
+                    .unwrap_or_default(),
+            };
+            crate::profile::load(apps_file.as_deref(), vars, &defaults)
+                .map_err(|problems| p.extend(problems))
+                .ok()
+        }
+        _ => None,
+    };
     match (
+        profiles,
         public_url,
         issuer_url,
         client_id,
@@ -108,6 +149,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         scopes,
     ) {
         (
+            Some(profiles),
             Some(public_url),
             Some(issuer_url),
             Some(client_id),
@@ -135,6 +177,8 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
             log: raw.log.unwrap_or_else(|| "info".into()),
             log_format,
             headers,
+            apps_file,
+            profiles: Arc::new(profiles),
         }),
         _ => Err(ConfigErrors(p)),
     }

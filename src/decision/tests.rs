@@ -1,5 +1,7 @@
 use super::*;
-use serde_json::Map;
+use crate::claims::ClaimPath;
+use crate::policy::PathMatch;
+use serde_json::{json, Map};
 
 fn req(method: &str) -> ForwardedRequest {
     ForwardedRequest {
@@ -15,6 +17,8 @@ fn session(expires_at: u64) -> Session {
         sub: "alice".into(),
         claims: Map::new(),
         sid: None,
+        access_token: None,
+        id_token: None,
         created_at: 0,
         expires_at,
     }
@@ -108,7 +112,7 @@ fn decide_table() {
     ];
     for (s, client, want) in cases {
         assert_eq!(
-            decide(&req("GET"), s, client, &allowed(), now),
+            decide(&req("GET"), s, client, &allowed(), &Rules::default(), now),
             want,
             "{s:?} {client:?}"
         );
@@ -119,6 +123,63 @@ fn decide_table() {
 fn login_to_a_host_outside_the_allowlist_is_forbidden_not_redirected() {
     let mut r = req("GET");
     r.host = "other.test".into();
-    let d = decide(&r, None, ClientKind::Navigation, &allowed(), 0);
+    let d = decide(
+        &r,
+        None,
+        ClientKind::Navigation,
+        &allowed(),
+        &Rules::default(),
+        0,
+    );
     assert!(matches!(d, Decision::Forbidden { .. }), "{d:?}");
+}
+
+#[test]
+fn rules_table() {
+    let rules = Rules {
+        groups: vec!["admins".into()],
+        groups_claim: ClaimPath::parse("groups"),
+        bypass: vec![PathMatch::Prefix("/public/".into())],
+        methods: Some(vec!["GET".into(), "POST".into()]),
+        ..Rules::default()
+    };
+    let admin = Session {
+        claims: json!({"groups": ["admins"]}).as_object().unwrap().clone(),
+        ..session(10)
+    };
+    let staff = Session {
+        claims: json!({"groups": ["staff"]}).as_object().unwrap().clone(),
+        ..session(10)
+    };
+    let with = |method: &str, uri: &str| ForwardedRequest {
+        uri: uri.into(),
+        ..req(method)
+    };
+    let cases = [
+        (with("GET", "/x"), Some(&admin), "Allow"),
+        (with("GET", "/x"), Some(&staff), "Forbidden"),
+        (with("GET", "/public/a.css"), None, "AllowAnonymous"),
+        (with("GET", "/public/../x"), None, "Login"),
+        (with("DELETE", "/x"), Some(&admin), "Forbidden"),
+        (with("DELETE", "/public/a.css"), None, "Forbidden"),
+        (with("GET", "/x"), None, "Login"),
+        (with("POST", "/x"), None, "Unauthenticated"),
+    ];
+    for (r, s, want) in cases {
+        let client = classify(
+            &r.method,
+            ClientHints {
+                sec_fetch_mode: Some("navigate"),
+                ..ClientHints::default()
+            },
+        );
+        let got = format!("{:?}", decide(&r, s, client, &allowed(), &rules, 1));
+        assert_eq!(
+            got.split([' ', '{']).next(),
+            Some(want),
+            "{} {}: {got}",
+            r.method,
+            r.uri
+        );
+    }
 }

@@ -1,35 +1,23 @@
 //! One async function per endpoint: I/O (store, IdP) around the pure core.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 
-use warp::http::header::{CACHE_CONTROL, COOKIE, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
+use warp::http::header::{CACHE_CONTROL, COOKIE, LOCATION, SET_COOKIE};
 use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::Reply;
 
-use super::{empty, pages, Bodyless};
+use super::{empty, pages};
 use crate::app::App;
 use crate::cookies;
-use crate::decision::{self, ClientHints, Decision};
 use crate::error::Error;
-use crate::forwarded;
 use crate::oidc::LoginState;
 use crate::redirect;
 use crate::session::{Session, SessionStore, Ticket};
 use crate::upstream;
 
-/// Which proxy calls an auth endpoint, which decides how a login is answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProxyKind {
-    /// Traefik, Caddy: a 302 reaches the browser.
-    Redirecting,
-    /// nginx `auth_request`: only 2xx/401/403; the login URL travels in `Location` of a 401.
-    Nginx,
-}
-
-fn cookie_headers(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+pub(super) fn cookie_headers(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -37,7 +25,7 @@ fn cookie_headers(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 }
 
 /// The live session behind the request's session cookie(s), if any.
-async fn current_session<S: SessionStore>(
+pub(super) async fn current_session<S: SessionStore>(
     app: &App<S>,
     headers: &HeaderMap,
 ) -> Result<Option<(Ticket, Session)>, Error> {
@@ -59,77 +47,8 @@ async fn current_session<S: SessionStore>(
     Ok(None)
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// `/auth` and `/auth/nginx`: the forward-auth check. Every answer is body-less.
-pub async fn auth<S: SessionStore>(
-    kind: ProxyKind,
-    app: Arc<App<S>>,
-    peer: Option<IpAddr>,
-    headers: HeaderMap,
-) -> Result<Response, Bodyless> {
-    let request = forwarded::parse(peer, &headers, &app.config.trusted_proxies)
-        .map_err(|e| Bodyless(Error::BadForwardedRequest(e)))?;
-    let session = current_session(&app, &headers).await.map_err(Bodyless)?;
-    let hints = ClientHints {
-        sec_fetch_mode: header_str(&headers, "sec-fetch-mode"),
-        accept: header_str(&headers, "accept"),
-        upgrade: header_str(&headers, "upgrade"),
-    };
-    let client = decision::classify(&request.method, hints);
-    let now = app.clock.now();
-    let decision = decision::decide(
-        &request,
-        session.as_ref().map(|(_, s)| s),
-        client,
-        &app.config.allowed_redirect_domains,
-        now,
-    );
-    tracing::debug!(?decision, host = %request.host, method = %request.method, "auth");
-    Ok(match decision {
-        Decision::Allow => {
-            let claims = session.map(|(_, s)| s.claims).unwrap_or_default();
-            let mut r = empty(StatusCode::OK);
-            r.headers_mut()
-                .extend(upstream::identity_headers(&app.config.headers, &claims));
-            r
-        }
-        Decision::Login { return_to } => {
-            let location = start_url(&app, &return_to);
-            let status = match kind {
-                ProxyKind::Redirecting => StatusCode::FOUND,
-                ProxyKind::Nginx => StatusCode::UNAUTHORIZED,
-            };
-            let mut r = empty(status);
-            r.headers_mut()
-                .insert(LOCATION, upstream::header_value(&location));
-            if kind == ProxyKind::Nginx {
-                r.headers_mut().insert(
-                    WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"sidegate\""),
-                );
-            }
-            r
-        }
-        Decision::Unauthenticated => {
-            let mut r = empty(StatusCode::UNAUTHORIZED);
-            r.headers_mut().insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"sidegate\""),
-            );
-            r
-        }
-        Decision::Forbidden { reason } => {
-            tracing::warn!(host = %request.host, reason, "auth refused");
-            empty(StatusCode::FORBIDDEN)
-        }
-    })
-}
-
 /// sidegate's own login entry for `return_to`: always absolute.
-fn start_url<S>(app: &App<S>, return_to: &str) -> String {
+pub(super) fn start_url<S>(app: &App<S>, return_to: &str) -> String {
     let rd: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
     format!("{}/start?rd={rd}", app.config.public_base())
 }
@@ -239,10 +158,13 @@ async fn finish_login<S: SessionStore>(
         .into_iter()
         .filter(|(k, _)| app.needed_claims.contains(k))
         .collect();
+    let (keep_access, keep_id) = app.config.profiles.tokens_needed();
     let session = Session {
         sub: identity.sub,
         claims,
         sid: identity.sid,
+        access_token: keep_access.then_some(identity.access_token),
+        id_token: keep_id.then_some(identity.id_token),
         created_at: now,
         expires_at: now.saturating_add(lifetime.as_secs()),
     };

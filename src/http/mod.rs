@@ -2,6 +2,7 @@
 //! (and its children) imports warp. Handlers run through `.then()` and return
 //! `Result<Response, _>`, so domain errors never fall through `.or()` as rejections.
 
+mod auth;
 mod filters;
 mod handlers;
 mod pages;
@@ -18,21 +19,36 @@ use crate::forwarded::ForwardedError;
 use crate::oidc::IdpError;
 use crate::session::SessionStore;
 
-pub(crate) use handlers::ProxyKind;
+pub(crate) use auth::ProxyKind;
 
 /// Every route of sidegate.
 pub fn routes<S: SessionStore>(
     app: Arc<App<S>>,
 ) -> impl Filter<Extract = (impl Reply,), Error = std::convert::Infallible> + Clone {
-    let auth = warp::path("auth")
-        .and(warp::path::end())
-        .map(|| ProxyKind::Redirecting)
-        .or(warp::path!("auth" / "nginx").map(|| ProxyKind::Nginx))
+    // The app profile is chosen in the path, never the query: Caddy appends the client's
+    // own query string to the auth URI.
+    let target = warp::path!("auth")
+        .map(|| (ProxyKind::Redirecting, None))
+        .or(warp::path!("auth" / "nginx").map(|| (ProxyKind::Nginx, None)))
         .unify()
+        .or(warp::path!("auth" / "nginx" / String).map(|a| (ProxyKind::Nginx, Some(a))))
+        .unify()
+        .or(warp::path!("auth" / String).map(|a| (ProxyKind::Redirecting, Some(a))))
+        .unify();
+    let auth = target
         .and(filters::with_app(app.clone()))
         .and(filters::peer_ip())
         .and(warp::header::headers_cloned())
-        .then(handlers::auth);
+        .then(auth::auth);
+    let shim = warp::path("shim")
+        .and(warp::path::param::<String>())
+        .and(warp::path::tail())
+        .and(filters::with_app(app.clone()))
+        .then(auth::shim);
+    let jwks = warp::path!(".well-known" / "jwks.json")
+        .and(warp::get())
+        .and(filters::with_app(app.clone()))
+        .then(auth::jwks);
     let start = warp::path!("start")
         .and(warp::get())
         .and(filters::with_app(app.clone()))
@@ -56,7 +72,9 @@ pub fn routes<S: SessionStore>(
         .and(filters::with_app(app.clone()))
         .then(handlers::readyz);
     let index = warp::path::end().and(warp::get()).map(pages::index);
-    auth.or(start)
+    auth.or(shim)
+        .or(jwks)
+        .or(start)
         .or(callback)
         .or(logout)
         .or(healthz)
@@ -86,6 +104,7 @@ async fn recover(rejection: warp::Rejection) -> Result<Response, std::convert::I
 fn status(e: &Error) -> StatusCode {
     match e {
         Error::BadForwardedRequest(ForwardedError::UntrustedPeer) => StatusCode::FORBIDDEN,
+        Error::UnknownApp(_) => StatusCode::NOT_FOUND,
         Error::BadForwardedRequest(_) | Error::BadReturnUrl(_) | Error::InvalidLoginState => {
             StatusCode::BAD_REQUEST
         }
@@ -110,6 +129,7 @@ fn log(e: &Error, status: StatusCode) {
 fn explain(e: &Error) -> (&'static str, String) {
     match e {
         Error::BadForwardedRequest(_) => ("Bad request", "The proxy in front of this site sent a request sidegate cannot trust.".into()),
+        Error::UnknownApp(_) => ("Not found", "The proxy asked about an app sidegate does not know.".into()),
         Error::BadReturnUrl(r) => ("Bad request", format!("Sign-in cannot start: {}.", r.as_str())),
         Error::InvalidLoginState => ("Sign-in expired", "This sign-in link has expired or was already used. Go back to the site and try again.".into()),
         Error::LoginRefused(code) => ("Sign-in refused", format!("The identity provider refused the sign-in ({code}).")),

@@ -30,6 +30,12 @@ pub struct Session {
     /// The IdP session id (`sid`), for back-channel logout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// The user's access token, kept only when a profile passes it upstream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    /// The user's ID token, kept only when a profile passes it upstream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
     /// Unix seconds when the session was created.
     pub created_at: u64,
     /// Unix seconds when the session ends regardless of activity.

@@ -1,0 +1,221 @@
+//! The forward-auth endpoints (`/auth[/<app>]`, `/auth/nginx[/<app>]`), the shims and the
+//! JWKS document. Every `/auth*` answer to nginx is body-less; Traefik and Caddy relay
+//! non-2xx answers to the browser, so a refused navigation gets a small page there.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use warp::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use warp::reply::Response;
+
+use super::handlers::{current_session, start_url};
+use super::{empty, pages, Bodyless};
+use crate::app::App;
+use crate::decision::{self, ClientHints, ClientKind, Decision};
+use crate::error::Error;
+use crate::forwarded;
+use crate::profile::credential::Kind;
+use crate::profile::Profile;
+use crate::session::{Session, SessionStore, Ticket};
+use crate::upstream;
+
+/// Which proxy calls an auth endpoint, which decides how a login is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// Traefik, Caddy: a 302 reaches the browser.
+    Redirecting,
+    /// nginx `auth_request`: only 2xx/401/403; the login URL travels in `Location` of a 401.
+    Nginx,
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn bearer_challenge() -> HeaderValue {
+    HeaderValue::from_static("Bearer realm=\"sidegate\"")
+}
+
+/// The forward-auth check for the profile named in the path (`None`: the default one).
+pub async fn auth<S: SessionStore>(
+    (kind, app_name): (ProxyKind, Option<String>),
+    app: Arc<App<S>>,
+    peer: Option<IpAddr>,
+    headers: HeaderMap,
+) -> Result<Response, Bodyless> {
+    let request = forwarded::parse(peer, &headers, &app.config.trusted_proxies)
+        .map_err(|e| Bodyless(Error::BadForwardedRequest(e)))?;
+    let profile = app
+        .config
+        .profiles
+        .get(app_name.as_deref())
+        .ok_or_else(|| Bodyless(Error::UnknownApp(app_name.clone().unwrap_or_default())))?;
+    let mut session = current_session(&app, &headers).await.map_err(Bodyless)?;
+    let now = app.clock.now();
+    // A session made before this profile needed the user's token cannot serve it: log in again.
+    let credential = match &session {
+        Some((ticket, s)) => credential_value(&app, profile, ticket, s, now),
+        None => Ok(None),
+    };
+    if matches!(credential, Err(Missing)) {
+        session = None;
+    }
+    let hints = ClientHints {
+        sec_fetch_mode: header_str(&headers, "sec-fetch-mode"),
+        accept: header_str(&headers, "accept"),
+        upgrade: header_str(&headers, "upgrade"),
+    };
+    let client = decision::classify(&request.method, hints);
+    let decision = decision::decide(
+        &request,
+        session.as_ref().map(|(_, s)| s),
+        client,
+        &app.config.allowed_redirect_domains,
+        &profile.rules,
+        now,
+    );
+    tracing::debug!(?decision, app = %profile.name, host = %request.host, method = %request.method, "auth");
+    Ok(match decision {
+        Decision::Allow => {
+            let claims = session.map(|(_, s)| s.claims).unwrap_or_default();
+            let mut r = empty(StatusCode::OK);
+            let h = r.headers_mut();
+            h.extend(upstream::identity_headers(&profile.headers, &claims));
+            h.extend(
+                profile
+                    .mappings
+                    .iter()
+                    .map(|m| (m.header.clone(), m.value(&claims))),
+            );
+            if let (Some(c), Ok(Some(value))) = (&profile.credential, credential) {
+                h.insert(c.header.clone(), value);
+            }
+            r
+        }
+        Decision::AllowAnonymous => {
+            // Every header the proxy copies is sent, empty (Caddy 2.6 would pass a literal
+            // placeholder for a missing one), and an anonymous request gets no credential.
+            let mut r = empty(StatusCode::OK);
+            let blank: Vec<HeaderName> = profile.header_names().into_iter().cloned().collect();
+            r.headers_mut()
+                .extend(blank.into_iter().map(|n| (n, HeaderValue::from_static(""))));
+            r
+        }
+        Decision::Login { return_to } => {
+            let location = start_url(&app, &return_to);
+            let status = match kind {
+                ProxyKind::Redirecting => StatusCode::FOUND,
+                ProxyKind::Nginx => StatusCode::UNAUTHORIZED,
+            };
+            let mut r = empty(status);
+            r.headers_mut()
+                .insert(LOCATION, upstream::header_value(&location));
+            if kind == ProxyKind::Nginx {
+                r.headers_mut().insert(WWW_AUTHENTICATE, bearer_challenge());
+            }
+            r
+        }
+        Decision::Unauthenticated => {
+            let mut r = empty(StatusCode::UNAUTHORIZED);
+            r.headers_mut().insert(WWW_AUTHENTICATE, bearer_challenge());
+            r
+        }
+        Decision::Forbidden { reason } => {
+            tracing::warn!(app = %profile.name, host = %request.host, uri = %request.uri, reason, "access refused");
+            if kind == ProxyKind::Redirecting && client == ClientKind::Navigation {
+                pages::page(StatusCode::FORBIDDEN, "Access denied", "You are signed in, but this app is not open to your account. Ask its administrator for access.")
+            } else {
+                empty(StatusCode::FORBIDDEN)
+            }
+        }
+    })
+}
+
+/// The session lacks what the profile's credential needs (the user's token).
+struct Missing;
+
+/// The credential header value for a live session, minting (and caching) JWTs.
+fn credential_value<S>(
+    app: &App<S>,
+    profile: &Profile,
+    ticket: &Ticket,
+    s: &Session,
+    now: u64,
+) -> Result<Option<HeaderValue>, Missing> {
+    let Some(c) = &profile.credential else {
+        return Ok(None);
+    };
+    let Kind::Jwt { jwt, scheme } = &c.kind else {
+        return c
+            .simple_value(&s.claims, s.access_token.as_deref(), s.id_token.as_deref())
+            .map(Some)
+            .ok_or(Missing)
+            .or_else(|m| {
+                if c.token_needed().is_some() {
+                    Err(m)
+                } else {
+                    Ok(None)
+                }
+            });
+    };
+    let key = (ticket.id().to_owned(), profile.name.clone());
+    if let Some((value, renew_at)) = app.jwt_cache.get(&key) {
+        if now < renew_at {
+            return Ok(Some(value));
+        }
+    }
+    let token = match jwt.signer.mint(&jwt.claims(&s.sub, &s.claims, now)) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(app = %profile.name, cause = %e, "minting the upstream JWT failed");
+            return Ok(None);
+        }
+    };
+    let value = crate::profile::credential::with_scheme(scheme, &token);
+    if let Some(v) = &value {
+        // Reuse a token for half its lifetime, so the app never sees one about to expire.
+        app.jwt_cache
+            .insert(key, (v.clone(), now + jwt.lifetime / 2));
+    }
+    Ok(value)
+}
+
+/// `/shim/<app>/<path>`: the profile's fixed response for that path.
+pub async fn shim<S: SessionStore>(
+    app_name: String,
+    tail: warp::path::Tail,
+    app: Arc<App<S>>,
+) -> Response {
+    let path = format!("/{}", tail.as_str());
+    let shim = app
+        .config
+        .profiles
+        .get(Some(&app_name))
+        .and_then(|p| p.shims.iter().find(|s| s.path == path));
+    match shim {
+        Some(s) => {
+            let mut r = Response::new(s.body.clone().into());
+            *r.status_mut() = s.status;
+            if let Ok(ct) = HeaderValue::from_str(&s.content_type) {
+                r.headers_mut().insert(CONTENT_TYPE, ct);
+            }
+            r.headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        None => pages::page(StatusCode::NOT_FOUND, "Not found", "There is nothing here."),
+    }
+}
+
+/// `/.well-known/jwks.json`: public keys of the upstream-JWT signers.
+pub async fn jwks<S: SessionStore>(app: Arc<App<S>>) -> Response {
+    let mut r = Response::new(app.config.profiles.jwks().to_owned().into());
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    r
+}

@@ -1,0 +1,300 @@
+use super::*;
+use crate::profile::credential::Kind;
+use serde_json::json;
+
+fn defaults() -> Defaults {
+    let rule = |n: &str, c: &[&str]| HeaderRule {
+        name: HeaderName::from_bytes(n.as_bytes()).unwrap(),
+        claims: c.iter().map(|c| ClaimPath::parse(c).unwrap()).collect(),
+        separator: ",".into(),
+    };
+    Defaults {
+        headers: vec![
+            rule("X-Forwarded-User", &["preferred_username", "sub"]),
+            rule("X-Forwarded-Email", &["email"]),
+            rule("X-Forwarded-Groups", &["groups"]),
+        ],
+        groups_claim: ClaimPath::parse("groups").unwrap(),
+        user_claims: vec![
+            ClaimPath::parse("preferred_username").unwrap(),
+            ClaimPath::parse("sub").unwrap(),
+        ],
+        email_claim: ClaimPath::parse("email").unwrap(),
+        separator: ",".into(),
+        issuer: "https://auth.example.test".into(),
+    }
+}
+
+fn load_text(toml: &str, vars: &[(&str, &str)]) -> Result<Profiles, Vec<String>> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("forever-token"), "file-token\n").unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/src/token/rs256.pem"),
+        dir.path().join("rs256.pem"),
+    )
+    .unwrap();
+    let path = dir.path().join("apps.toml");
+    std::fs::write(&path, toml).unwrap();
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+    load(Some(&path), &vars, &defaults())
+}
+
+#[test]
+fn without_a_file_there_is_one_implicit_profile() {
+    let p = load(None, &HashMap::new(), &defaults()).unwrap();
+    let d = p.get(None).unwrap();
+    assert_eq!(d.headers.len(), 3);
+    assert!(d.credential.is_none());
+    assert!(p.get(Some("x")).is_none());
+    assert_eq!(p.jwks(), "{\"keys\":[]}");
+}
+
+const FULL: &str = r#"
+[apps.duplicati]
+allow_groups = ["admins"]
+bypass = [{ exact = "/health" }, { prefix = "/static/" }, { regex = "^/api/v1/status$" }]
+methods = ["get", "POST"]
+credential = { type = "static", header = "Authorization", scheme = "Bearer", secret_env = "DUPLICATI_TOKEN" }
+shims = [{ path = "/api/v1/auth/refresh", body = '{"AccessToken": null}' }]
+
+[apps.duplicati-preauth]
+credential = { type = "static", header = "Authentication", scheme = "PreAuth", secret_file = "forever-token" }
+
+[apps.borg]
+headers = { "X-Forwarded-Email" = false, "X-Forwarded-Groups" = false, "X-Borg-Email" = "email", "X-Borg-Full-Name" = { claim = "name" } }
+[[apps.borg.mappings]]
+header = "X-Borg-Role"
+default = "viewer"
+rules = [{ groups = ["admins"], value = "admin" }, { groups = ["staff"], value = "operator" }]
+
+[apps.tisbackup]
+allow_email_domains = ["example.test"]
+allow_users = ["carol"]
+credential = { type = "basic", user = "admin", password_env = "TIS_PASSWORD" }
+
+[apps.jwt-app]
+credential = { type = "jwt", algorithm = "RS256", key_file = "rs256.pem", audience = "jwt-app", lifetime = "2m", claims = { email = "email", roles = "realm_access.roles" } }
+
+[apps.tokens]
+credential = { type = "access_token" }
+"#;
+
+#[test]
+fn a_full_file_compiles_every_part() {
+    let p = load_text(
+        FULL,
+        &[("DUPLICATI_TOKEN", "env-token"), ("TIS_PASSWORD", "pw")],
+    )
+    .unwrap();
+    let names: Vec<&str> = p.named().iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "borg",
+            "duplicati",
+            "duplicati-preauth",
+            "jwt-app",
+            "tisbackup",
+            "tokens"
+        ]
+    );
+
+    let d = p.get(Some("duplicati")).unwrap();
+    assert_eq!(
+        d.rules.methods.as_deref(),
+        Some(["GET".to_owned(), "POST".to_owned()].as_slice())
+    );
+    assert!(
+        d.rules.bypasses("/health")
+            && d.rules.bypasses("/static/x.js")
+            && d.rules.bypasses("/api/v1/status")
+    );
+    let Some(Kind::Static(v)) = d.credential.as_ref().map(|c| &c.kind) else {
+        panic!()
+    };
+    assert_eq!(v.to_str().unwrap(), "Bearer env-token");
+    assert_eq!(d.shims[0].status, 200);
+    assert_eq!(d.shims[0].content_type, "application/json");
+
+    let pre = p
+        .get(Some("duplicati-preauth"))
+        .unwrap()
+        .credential
+        .clone()
+        .unwrap();
+    assert_eq!(pre.header.as_str(), "authentication");
+    let Kind::Static(v) = pre.kind else { panic!() };
+    assert_eq!(v.to_str().unwrap(), "PreAuth file-token");
+
+    let borg = p.get(Some("borg")).unwrap();
+    let names: Vec<String> = borg
+        .header_names()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "x-forwarded-user",
+            "x-borg-email",
+            "x-borg-full-name",
+            "x-borg-role"
+        ]
+    );
+    let admin = json!({"groups": ["staff", "admins"]});
+    assert_eq!(borg.mappings[0].value(admin.as_object().unwrap()), "admin");
+
+    let tis = p.get(Some("tisbackup")).unwrap();
+    assert!(tis
+        .rules
+        .permits(
+            "x",
+            json!({"email": "bob@example.test"}).as_object().unwrap()
+        )
+        .is_ok());
+    assert!(tis
+        .rules
+        .permits(
+            "carol",
+            json!({"email": "carol@partner.test"}).as_object().unwrap()
+        )
+        .is_ok());
+    assert!(tis
+        .rules
+        .permits(
+            "dave",
+            json!({"email": "dave@partner.test"}).as_object().unwrap()
+        )
+        .is_err());
+
+    let jwks: serde_json::Value = serde_json::from_str(p.jwks()).unwrap();
+    assert_eq!(jwks["keys"][0]["kid"], "jwt-app-rs256");
+    assert_eq!(p.tokens_needed(), (true, false));
+    for claim in [
+        "realm_access",
+        "email",
+        "groups",
+        "name",
+        "preferred_username",
+        "sub",
+    ] {
+        assert!(
+            p.needed_claims().iter().any(|c| c == claim),
+            "{claim} not kept"
+        );
+    }
+    let described = p.describe();
+    assert!(
+        !described.contains("env-token")
+            && !described.contains("file-token")
+            && !described.contains("pw\""),
+        "{described}"
+    );
+    assert!(described.contains("app duplicati: headers [x-forwarded-user, x-forwarded-email, x-forwarded-groups, authorization]"), "{described}");
+}
+
+#[test]
+fn every_bad_profile_is_reported_at_once() {
+    let bad = r#"
+[apps.unknown-field]
+allow_group = ["typo"]
+
+[apps.secret-in-clear]
+credential = { type = "static", secret = "hunter2" }
+
+[apps.missing-secret-file]
+credential = { type = "static", secret_file = "nope.txt" }
+
+[apps.missing-env]
+credential = { type = "basic", user = "u", password_env = "NOT_SET" }
+
+[apps.bad-regex]
+bypass = [{ regex = "([unclosed" }]
+
+[apps.bad-alg]
+credential = { type = "jwt", algorithm = "none", secret_env = "X" }
+
+[apps.bad-key]
+credential = { type = "jwt", algorithm = "ES256", key_file = "rs256.pem" }
+
+[apps.unreadable-key]
+credential = { type = "jwt", algorithm = "EdDSA", key_file = "missing.pem" }
+
+[apps.short-hmac]
+credential = { type = "jwt", algorithm = "HS256", secret_env = "SHORT" }
+
+[apps.unknown-type]
+credential = { type = "magic" }
+
+[apps.wrong-field]
+credential = { type = "access_token", secret_env = "X" }
+
+[apps.dup-header]
+headers = { "X-Role" = "groups" }
+mappings = [{ header = "X-Role", default = "viewer" }]
+
+[apps.nginx]
+
+[apps."Bad Name"]
+
+[apps.bad-bypass]
+bypass = [{ exact = "no-slash" }, { prefix = "/a", regex = "b" }]
+"#;
+    let problems = load_text(bad, &[("SHORT", "short"), ("X", "x")]).unwrap_err();
+    let expect = [
+        "apps.unknown-field: unknown field `allow_group`",
+        "apps.secret-in-clear: unknown field `secret`",
+        "apps.missing-secret-file.credential: secret_file: cannot read `nope.txt`",
+        "apps.missing-env.credential: password_env: the environment variable NOT_SET is not set",
+        "apps.bad-regex.bypass[0]: regex `([unclosed` is invalid",
+        "apps.bad-alg.credential.algorithm: unknown algorithm `none`",
+        "apps.bad-key.credential.key_file: `rs256.pem`: not a ES256 private key",
+        "apps.unreadable-key.credential.key_file: cannot read `missing.pem`",
+        "apps.short-hmac.credential: an HS256 secret needs at least 32 bytes",
+        "apps.unknown-type.credential.type: unknown credential type `magic`",
+        "apps.wrong-field.credential: `secret_env` does not apply to type = \"access_token\"",
+        "apps.dup-header: header `x-role` is set twice",
+        "apps.nginx: an app name is",
+        "apps.Bad Name: an app name is",
+        "apps.bad-bypass.bypass[0]: exact and prefix paths start with `/`",
+        "apps.bad-bypass.bypass[1]: give exactly one of exact, prefix or regex",
+    ];
+    for e in expect {
+        assert!(
+            problems.iter().any(|p| p.starts_with(e)),
+            "missing `{e}` in {problems:#?}"
+        );
+    }
+    assert!(
+        problems.iter().all(|p| !p.contains("hunter2")),
+        "a secret was echoed"
+    );
+}
+
+#[test]
+fn file_level_problems() {
+    assert!(load_text("not toml = = 1", &[]).unwrap_err()[0].contains("is not valid TOML"));
+    assert!(load_text("[other]\n", &[]).unwrap_err()[0].contains("unknown top-level key `other`"));
+    assert!(
+        load_text("[apps.a]\n[apps.a]\n", &[]).unwrap_err()[0].contains("is not valid TOML"),
+        "duplicate names"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let missing = load(
+        Some(&dir.path().join("absent.toml")),
+        &HashMap::new(),
+        &defaults(),
+    )
+    .unwrap_err();
+    assert!(missing[0].starts_with("SIDEGATE_APPS_FILE: cannot read"));
+}
+
+#[test]
+fn a_default_app_replaces_the_implicit_profile() {
+    let p = load_text("[apps.default]\nallow_groups = [\"admins\"]\n", &[]).unwrap();
+    assert_eq!(p.get(None).unwrap().rules.groups, ["admins"]);
+    assert!(p.get(Some("default")).is_none());
+}
