@@ -10,8 +10,10 @@
 
 mod browser;
 mod cli;
+mod deploy;
 mod flow;
 mod harness;
 mod ingress;
+mod recipes;
 mod startup;
 mod store;

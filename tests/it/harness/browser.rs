@@ -7,7 +7,16 @@ use std::sync::Arc;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Response, StatusCode};
 
-pub const HOSTS: &[&str] = &["auth.example.test", "app.example.test", "app2.example.test"];
+pub const HOSTS: &[&str] = &[
+    "auth.example.test",
+    "app.example.test",
+    "app2.example.test",
+    "duplicati.example.test",
+    "duplicati-preauth.example.test",
+    "borg.example.test",
+    "tisbackup.example.test",
+    "jwt-app.example.test",
+];
 const ACCEPT_HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
 pub struct Browser {

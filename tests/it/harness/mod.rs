@@ -13,6 +13,7 @@ pub mod nginx;
 pub mod redis;
 pub mod sidegate;
 pub mod stack;
+pub mod standins;
 pub mod traefik;
 
 use std::net::TcpListener;

@@ -16,14 +16,24 @@ impl Nginx {
     /// Starts nginx with the example `file` (under `nginx-examples/`), pointing its sidegate
     /// upstream at `sidegate` and its app upstream at `app`.
     pub async fn start(file: &str, port: u16, sidegate: SocketAddr, app: SocketAddr) -> Nginx {
+        Self::start_with(file, port, sidegate, &[("127.0.0.1:8080", app)]).await
+    }
+
+    /// Starts nginx with the example `file`, substituting each upstream address in `apps`.
+    pub async fn start_with(
+        file: &str,
+        port: u16,
+        sidegate: SocketAddr,
+        apps: &[(&'static str, SocketAddr)],
+    ) -> Nginx {
         let bin = program("nginx", "apt-get install -y nginx");
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
         let mut subs = vec![
             ("127.0.0.1:4180", sidegate.to_string()),
-            ("127.0.0.1:8080", app.to_string()),
             ("listen 80;", format!("listen 127.0.0.1:{port};")),
         ];
+        subs.extend(apps.iter().map(|(from, to)| (*from, to.to_string())));
         let source =
             std::fs::read_to_string(super::repo().join("nginx-examples").join(file)).unwrap();
         if source.contains("/etc/nginx/snippets/") {

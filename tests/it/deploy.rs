@@ -1,0 +1,526 @@
+//! The files in `deploy/`, checked for structure (there is no Docker engine here): the
+//! compose stack has the services its README lists, uses only real sidegate settings, and
+//! carries exactly the Traefik labels that `traefik-examples/docker-compose.labels.yml`
+//! runs through a real Traefik; `.env.example` is a configuration sidegate accepts once
+//! its secret is filled in; the Dockerfile builds a locked release and runs it unprivileged
+//! with a health check.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use regex::Regex;
+use serde_yaml_ng::Value;
+use sidegate::config::KNOWN;
+use url::Url;
+
+const COMPOSE: &str = "deploy/docker-compose.yml";
+const ENV_EXAMPLE: &str = "deploy/.env.example";
+const DOCKERFILE: &str = "deploy/Dockerfile";
+const README: &str = "deploy/README.md";
+const LABELS_EXAMPLE: &str = "traefik-examples/docker-compose.labels.yml";
+
+fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(repo_path(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
+}
+
+fn yaml(rel: &str) -> Value {
+    serde_yaml_ng::from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel} is not YAML: {e}"))
+}
+
+fn service<'a>(compose: &'a Value, name: &str) -> &'a Value {
+    compose["services"]
+        .get(name)
+        .unwrap_or_else(|| panic!("{COMPOSE} has no service `{name}`"))
+}
+
+fn service_names(compose: &Value) -> BTreeSet<String> {
+    compose["services"]
+        .as_mapping()
+        .unwrap_or_else(|| panic!("{COMPOSE}: `services` is not a mapping"))
+        .keys()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A scalar as Compose reads it (`true` and `80` become strings in labels and env).
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Null => String::new(),
+        other => panic!("not a scalar: {other:?}"),
+    }
+}
+
+/// `labels` or `environment`, written as a map or as a list of `key=value` strings.
+fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    match v {
+        None => BTreeMap::new(),
+        Some(Value::Mapping(m)) => m
+            .iter()
+            .map(|(k, v)| (k.as_str().unwrap().to_owned(), scalar(v)))
+            .collect(),
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .map(|item| {
+                let item = item.as_str().unwrap();
+                let (k, v) = item.split_once('=').unwrap_or((item, ""));
+                (k.to_owned(), v.to_owned())
+            })
+            .collect(),
+        Some(other) => panic!("neither a map nor a list: {other:?}"),
+    }
+}
+
+fn labels(compose: &Value, name: &str) -> BTreeMap<String, String> {
+    string_map(service(compose, name).get("labels"))
+}
+
+fn environment(compose: &Value, name: &str) -> BTreeMap<String, String> {
+    string_map(service(compose, name).get("environment"))
+}
+
+/// A value Compose accepts as one string or a list of strings (`env_file`, `command`).
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        None => Vec::new(),
+        Some(Value::Sequence(items)) => items.iter().map(scalar).collect(),
+        Some(other) => vec![scalar(other)],
+    }
+}
+
+/// `depends_on` as a list of names or a map of name → condition.
+fn depends_on(compose: &Value, name: &str) -> BTreeSet<String> {
+    match service(compose, name).get("depends_on") {
+        None => BTreeSet::new(),
+        Some(Value::Sequence(items)) => items.iter().map(scalar).collect(),
+        Some(Value::Mapping(m)) => m.keys().map(scalar).collect(),
+        Some(other) => panic!("{name}: depends_on is {other:?}"),
+    }
+}
+
+/// The `KEY=value` lines of an env file (comments and blank lines skipped, quotes removed).
+fn env_vars(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{ENV_EXAMPLE}: `{l}` is not KEY=value"));
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v);
+            (k.trim().to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+/// The hosts of every `Host(`…`)` router rule in the compose labels.
+fn routed_hosts(compose: &Value) -> BTreeSet<String> {
+    let host = Regex::new(r"Host\(`([^`]+)`\)").unwrap();
+    service_names(compose)
+        .iter()
+        .flat_map(|name| labels(compose, name).into_values())
+        .flat_map(|v| {
+            host.captures_iter(&v)
+                .map(|c| c[1].to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn compose_has_the_whole_stack() {
+    let compose = yaml(COMPOSE);
+    let names = service_names(&compose);
+    for name in [
+        "traefik",
+        "sidegate",
+        "redis",
+        "whoami",
+        "authentik-server",
+        "authentik-worker",
+        "authentik-postgresql",
+        "authentik-redis",
+    ] {
+        assert!(names.contains(name), "{COMPOSE} lacks `{name}`: {names:?}");
+    }
+
+    let build = service(&compose, "sidegate")
+        .get("build")
+        .unwrap_or_else(|| panic!("sidegate has no build section"));
+    let context = scalar(&build["context"]);
+    let dockerfile = scalar(&build["dockerfile"]);
+    let built = repo_path("deploy").join(&context).join(&dockerfile);
+    assert_eq!(
+        built
+            .canonicalize()
+            .unwrap_or_else(|e| panic!("{}: {e}", built.display())),
+        repo_path(DOCKERFILE).canonicalize().unwrap(),
+        "sidegate's build (context {context}, dockerfile {dockerfile}) is not {DOCKERFILE}"
+    );
+    assert!(depends_on(&compose, "sidegate").contains("redis"));
+    assert_eq!(
+        strings(service(&compose, "sidegate").get("env_file")),
+        [".env"]
+    );
+
+    // Authentik keeps its own Redis and database; sidegate's `redis` is not shared.
+    for name in ["authentik-server", "authentik-worker"] {
+        let image = scalar(&service(&compose, name)["image"]);
+        assert!(image.contains("goauthentik/server"), "{name}: {image}");
+        assert_eq!(
+            strings(service(&compose, name).get("command")),
+            [name.strip_prefix("authentik-").unwrap()]
+        );
+        let env = environment(&compose, name);
+        assert_eq!(env["AUTHENTIK_REDIS__HOST"], "authentik-redis", "{name}");
+        assert_eq!(
+            env["AUTHENTIK_POSTGRESQL__HOST"], "authentik-postgresql",
+            "{name}"
+        );
+        assert!(env["AUTHENTIK_SECRET_KEY"].contains("AUTHENTIK_SECRET_KEY"));
+        assert_eq!(
+            depends_on(&compose, name),
+            BTreeSet::from(["authentik-postgresql".into(), "authentik-redis".into()])
+        );
+    }
+}
+
+#[test]
+fn traefik_serves_web_on_port_80_and_only_labelled_containers() {
+    let compose = yaml(COMPOSE);
+    let traefik = service(&compose, "traefik");
+    let args = strings(traefik.get("command"));
+    for arg in [
+        "--global.checkNewVersion=false",
+        "--global.sendAnonymousUsage=false",
+        "--entryPoints.web.address=:80",
+        "--providers.docker.exposedByDefault=false",
+    ] {
+        assert!(
+            args.iter().any(|a| a == arg),
+            "traefik lacks {arg}: {args:?}"
+        );
+    }
+    assert!(strings(traefik.get("ports")).iter().any(|p| p == "80:80"));
+
+    // Every entry point a router names is defined.
+    let entry_point = Regex::new(r"^--entryPoints\.([^.]+)\.address=").unwrap();
+    let defined: BTreeSet<String> = args
+        .iter()
+        .filter_map(|a| entry_point.captures(a).map(|c| c[1].to_owned()))
+        .collect();
+    for name in service_names(&compose) {
+        for (key, value) in labels(&compose, &name) {
+            if key.ends_with(".entryPoints") {
+                for ep in value.split(',') {
+                    assert!(defined.contains(ep.trim()), "{name}: {key}={value}");
+                }
+            }
+        }
+    }
+
+    // Inside the stack every routed host name leads to Traefik, so sidegate reaches the
+    // IdP at the same issuer URL as the browser.
+    let aliases: BTreeSet<String> = traefik["networks"]["default"]["aliases"]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("traefik has no network aliases"))
+        .iter()
+        .map(scalar)
+        .collect();
+    let hosts = routed_hosts(&compose);
+    assert!(hosts.contains("authentik.example.test"), "{hosts:?}");
+    assert_eq!(aliases, hosts);
+}
+
+#[test]
+fn only_known_sidegate_variables_are_used() {
+    let names = Regex::new(r"SIDEGATE_[A-Z_]+").unwrap();
+    let mut checked = 0;
+    for file in [COMPOSE, ENV_EXAMPLE] {
+        let text = read(file);
+        let found: BTreeSet<&str> = names.find_iter(&text).map(|m| m.as_str()).collect();
+        for var in found {
+            let name = &var["SIDEGATE_".len()..];
+            let known = KNOWN.contains(&name)
+                || name
+                    .strip_suffix("_FILE")
+                    .is_some_and(|base| KNOWN.contains(&base));
+            assert!(known, "{file}: {var} is not a sidegate setting");
+            checked += 1;
+        }
+    }
+    // .env.example alone names the five required settings.
+    assert!(checked >= 5, "only {checked} SIDEGATE_ names found");
+}
+
+#[test]
+fn env_example_sets_every_required_variable() {
+    let vars = env_vars(&read(ENV_EXAMPLE));
+    for name in [
+        "SIDEGATE_PUBLIC_URL",
+        "SIDEGATE_ISSUER_URL",
+        "SIDEGATE_CLIENT_ID",
+        "SIDEGATE_CLIENT_SECRET",
+        "SIDEGATE_COOKIE_SECRET",
+    ] {
+        let value = vars.get(name).map(String::as_str).unwrap_or_default();
+        assert!(!value.is_empty(), "{ENV_EXAMPLE} does not set {name}");
+    }
+
+    // The variables the compose file requires (`${NAME:?message}`) are there too.
+    let compose_text = read(COMPOSE);
+    let required = Regex::new(r"\$\{([A-Z0-9_]+):\?").unwrap();
+    let names: BTreeSet<&str> = required
+        .captures_iter(&compose_text)
+        .map(|c| c.get(1).unwrap().as_str())
+        .collect();
+    assert!(names.contains("PG_PASS") && names.contains("AUTHENTIK_SECRET_KEY"));
+    for name in names {
+        assert!(vars.contains_key(name), "{ENV_EXAMPLE} does not set {name}");
+    }
+
+    // The URLs fit the stack: Authentik's issuer ends with a slash and is routed by
+    // Traefik, sidegate's public host is its router, the cookie domain covers both
+    // sidegate and the app, and Redis is the compose service.
+    let compose = yaml(COMPOSE);
+    let hosts = routed_hosts(&compose);
+    let issuer = &vars["SIDEGATE_ISSUER_URL"];
+    assert!(issuer.ends_with('/'), "Authentik's issuer ends with /");
+    let issuer_host = Url::parse(issuer).unwrap().host_str().unwrap().to_owned();
+    assert!(
+        hosts.contains(&issuer_host),
+        "{issuer_host} not in {hosts:?}"
+    );
+    let public = Url::parse(&vars["SIDEGATE_PUBLIC_URL"]).unwrap();
+    let public_host = public.host_str().unwrap();
+    assert_eq!(
+        labels(&compose, "sidegate")["traefik.http.routers.sidegate.rule"],
+        format!("Host(`{public_host}`)")
+    );
+    let domain = &vars["SIDEGATE_COOKIE_DOMAIN"];
+    for host in &hosts {
+        assert!(
+            host.ends_with(&format!(".{domain}")),
+            "{host} not under {domain}"
+        );
+    }
+    let redis = Url::parse(&vars["SIDEGATE_REDIS_URL"]).unwrap();
+    assert_eq!(redis.host_str(), Some("redis"));
+}
+
+#[test]
+fn env_example_is_a_configuration_sidegate_accepts_once_filled_in() {
+    let vars = env_vars(&read(ENV_EXAMPLE));
+    let check = |cookie_secret: &str| {
+        Command::new(env!("CARGO_BIN_EXE_sidegate"))
+            .arg("check-config")
+            .env_clear()
+            .envs(vars.iter().filter(|(k, _)| k.starts_with("SIDEGATE_")))
+            .env("SIDEGATE_COOKIE_SECRET", cookie_secret)
+            .output()
+            .unwrap()
+    };
+
+    // The placeholder is too short on purpose: a forgotten secret stops sidegate.
+    let out = check(&vars["SIDEGATE_COOKIE_SECRET"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SIDEGATE_COOKIE_SECRET"), "{err}");
+
+    let out = check("0123456789abcdef0123456789abcdef0123456789abcdef");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    let described = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        described.contains("http://authentik.example.test/application/o/sidegate/"),
+        "{described}"
+    );
+}
+
+#[test]
+fn labels_match_the_tested_traefik_example() {
+    let compose = yaml(COMPOSE);
+    let example = yaml(LABELS_EXAMPLE);
+    let sidegate = labels(&compose, "sidegate");
+    assert!(sidegate.len() >= 5, "{sidegate:?}");
+    assert_eq!(
+        sidegate,
+        string_map(example["services"]["sidegate"].get("labels"))
+    );
+    let app = labels(&compose, "whoami");
+    assert!(app.contains_key("traefik.http.routers.app.middlewares"));
+    assert_eq!(app, string_map(example["services"]["app"].get("labels")));
+}
+
+#[test]
+fn labels_in_list_form_read_like_a_map() {
+    let map: Value = serde_yaml_ng::from_str(
+        "labels:\n  traefik.enable: true\n  traefik.http.services.a.loadBalancer.server.port: 80\n",
+    )
+    .unwrap();
+    let list: Value = serde_yaml_ng::from_str(
+        "labels:\n  - traefik.enable=true\n  - traefik.http.services.a.loadBalancer.server.port=80\n",
+    )
+    .unwrap();
+    let expected = BTreeMap::from([
+        ("traefik.enable".to_owned(), "true".to_owned()),
+        (
+            "traefik.http.services.a.loadBalancer.server.port".to_owned(),
+            "80".to_owned(),
+        ),
+    ]);
+    assert_eq!(string_map(map.get("labels")), expected);
+    assert_eq!(string_map(list.get("labels")), expected);
+}
+
+#[test]
+fn readme_lists_exactly_the_compose_services() {
+    let readme = read(README);
+    let compose = yaml(COMPOSE);
+    let services = service_names(&compose);
+
+    // The "Services" section's table names every service, and nothing else.
+    let section: String = readme
+        .lines()
+        .skip_while(|l| l.trim() != "## Services")
+        .skip(1)
+        .take_while(|l| !l.starts_with("## "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let row = Regex::new(r"(?m)^\|\s*`([a-z0-9-]+)`\s*\|").unwrap();
+    let listed: BTreeSet<String> = row
+        .captures_iter(&section)
+        .map(|c| c[1].to_owned())
+        .collect();
+    assert_eq!(listed, services, "{README} ## Services vs {COMPOSE}");
+
+    // Anywhere else, a backticked name called a service, or an `authentik-…` name, is one.
+    let called = Regex::new(r"`([a-z0-9-]+)` (?:service|container)").unwrap();
+    let authentik = Regex::new(r"`(authentik-[a-z0-9-]+)`").unwrap();
+    let mentioned: Vec<String> = called
+        .captures_iter(&readme)
+        .chain(authentik.captures_iter(&readme))
+        .map(|c| c[1].to_owned())
+        .collect();
+    assert!(!mentioned.is_empty());
+    for name in mentioned {
+        assert!(services.contains(&name), "{README} mentions `{name}`");
+    }
+}
+
+/// The Dockerfile's instructions as (keyword, arguments), continuation lines joined.
+fn dockerfile_instructions(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('#') || (trimmed.is_empty() && current.is_empty()) {
+            continue;
+        }
+        match trimmed.strip_suffix('\\') {
+            Some(part) => {
+                current.push_str(part);
+                current.push(' ');
+            }
+            None => {
+                current.push_str(trimmed);
+                let (keyword, args) = current.split_once(char::is_whitespace).unwrap();
+                out.push((keyword.to_uppercase(), args.trim().to_owned()));
+                current.clear();
+            }
+        }
+    }
+    assert!(
+        current.is_empty(),
+        "{DOCKERFILE} ends inside a continuation"
+    );
+    out
+}
+
+#[test]
+fn dockerfile_builds_locked_and_runs_unprivileged_with_a_health_check() {
+    let instructions = dockerfile_instructions(&read(DOCKERFILE));
+    let last_from = instructions.iter().rposition(|(k, _)| k == "FROM").unwrap();
+    let (build, last) = instructions.split_at(last_from);
+    assert!(
+        build.iter().any(|(k, _)| k == "FROM"),
+        "not a multi-stage build"
+    );
+    let args = |keyword: &str| -> Vec<&str> {
+        last.iter()
+            .filter(|(k, _)| k == keyword)
+            .map(|(_, a)| a.as_str())
+            .collect()
+    };
+
+    let image = last[0].1.split_whitespace().next().unwrap();
+    assert!(
+        image == "scratch" || image.contains("/distroless/"),
+        "final stage is {image}"
+    );
+    assert!(
+        args("COPY").iter().any(|a| a.starts_with("--from=")),
+        "the final stage copies nothing from the build stage"
+    );
+
+    let user = *args("USER").last().expect("no USER in the final stage");
+    let uid = user.split(':').next().unwrap();
+    assert!(
+        !uid.is_empty() && uid != "root" && uid != "0",
+        "runs as {user}"
+    );
+
+    let health = args("HEALTHCHECK");
+    assert_eq!(health.len(), 1, "{health:?}");
+    let health = health[0];
+    assert!(
+        health.contains(r#"CMD ["/sidegate", "healthcheck"]"#),
+        "{health}"
+    );
+
+    let exposed: Vec<&str> = args("EXPOSE")
+        .iter()
+        .flat_map(|a| a.split_whitespace())
+        .collect();
+    assert!(exposed.contains(&"4180"), "EXPOSE {exposed:?}");
+    assert!(
+        args("ENV").contains(&"SIDEGATE_LISTEN=0.0.0.0:4180"),
+        "{:?}",
+        args("ENV")
+    );
+    assert_eq!(args("ENTRYPOINT"), [r#"["/sidegate"]"#]);
+    // Traefik is pointed at the exposed port.
+    let compose = yaml(COMPOSE);
+    assert_eq!(
+        labels(&compose, "sidegate")["traefik.http.services.sidegate.loadBalancer.server.port"],
+        "4180"
+    );
+
+    let builds: Vec<&str> = build
+        .iter()
+        .filter(|(k, a)| k == "RUN" && a.contains("cargo build"))
+        .map(|(_, a)| a.as_str())
+        .collect();
+    assert!(!builds.is_empty(), "no cargo build");
+    for run in builds {
+        for flag in [
+            "--release",
+            "--locked",
+            "--target x86_64-unknown-linux-musl",
+        ] {
+            assert!(run.contains(flag), "`{run}` lacks {flag}");
+        }
+    }
+}

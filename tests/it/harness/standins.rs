@@ -1,0 +1,156 @@
+//! Stand-ins for the apps of the recipes, each enforcing the documented contract of the
+//! app it stands for, and answering JSON that says what it saw.
+
+use std::net::SocketAddr;
+
+use serde_json::{json, Value};
+use warp::http::{HeaderMap, StatusCode};
+use warp::Filter;
+
+pub struct StandIn {
+    pub addr: SocketAddr,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+fn header(h: &HeaderMap, name: &str) -> Vec<String> {
+    h.get_all(name)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect()
+}
+
+fn reply(status: StatusCode, body: Value) -> warp::reply::Response {
+    let mut r = warp::http::Response::new(body.to_string().into());
+    *r.status_mut() = status;
+    r
+}
+
+async fn serve<F>(f: F) -> StandIn
+where
+    F: Fn(String, HeaderMap) -> warp::reply::Response + Clone + Send + Sync + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let route = warp::path::full()
+        .and(warp::header::headers_cloned())
+        .map(move |p: warp::path::FullPath, h: HeaderMap| f(p.as_str().to_owned(), h));
+    tokio::spawn(async move {
+        warp::serve(route)
+            .incoming(listener)
+            .graceful(async move {
+                let _ = rx.await;
+            })
+            .run()
+            .await;
+    });
+    StandIn {
+        addr,
+        _shutdown: tx,
+    }
+}
+
+/// Duplicati: every request needs `Authorization: Bearer <token>` or
+/// `Authentication: PreAuth <token>`. Its refresh endpoint must never be reached (the shim
+/// answers it), so here it fails loudly.
+pub async fn duplicati(token: &'static str) -> StandIn {
+    serve(move |path, h| {
+        if path == "/api/v1/auth/refresh" {
+            return reply(StatusCode::UNAUTHORIZED, json!({"Error": "the refresh reached Duplicati; the shim should have answered"}));
+        }
+        let bearer = header(&h, "authorization") == [format!("Bearer {token}")];
+        let preauth = header(&h, "authentication") == [format!("PreAuth {token}")];
+        if !(bearer || preauth) {
+            return reply(StatusCode::UNAUTHORIZED, json!({"Error": "Not logged in"}));
+        }
+        reply(StatusCode::OK, json!({"app": "duplicati", "via": if bearer { "Bearer" } else { "PreAuth" }, "path": path}))
+    })
+    .await
+}
+
+/// Borg UI: reports the proxy headers it trusts.
+pub async fn borg() -> StandIn {
+    serve(|_, h| {
+        let seen: serde_json::Map<String, Value> = [
+            "x-forwarded-user",
+            "x-borg-role",
+            "x-borg-email",
+            "x-borg-full-name",
+        ]
+        .iter()
+        .map(|n| ((*n).to_owned(), json!(header(&h, n))))
+        .collect();
+        reply(StatusCode::OK, Value::Object(seen))
+    })
+    .await
+}
+
+/// A TISBackup-style app: HTTP Basic with one fixed user and password.
+pub async fn basic(user: &'static str, password: &'static str) -> StandIn {
+    use base64::Engine;
+    let want = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    );
+    serve(move |_, h| {
+        if header(&h, "authorization") != [want.clone()] {
+            let mut r = reply(
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "basic credentials required"}),
+            );
+            r.headers_mut().insert(
+                "www-authenticate",
+                warp::http::HeaderValue::from_static("Basic realm=\"tisbackup\""),
+            );
+            return r;
+        }
+        reply(
+            StatusCode::OK,
+            json!({"app": "tisbackup", "user": header(&h, "x-forwarded-user")}),
+        )
+    })
+    .await
+}
+
+/// An app that verifies sidegate's minted JWT against the published JWKS (fetched once at
+/// start, as apps cache it): signature with the key named by `kid` (algorithm from the
+/// key, never the token), `aud`, `exp`, `iss`.
+pub async fn jwt_app(jwks_url: String, issuer: String) -> StandIn {
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        reqwest::get(&jwks_url).await.unwrap().json().await.unwrap();
+    serve(move |_, h| {
+        let Some(token) = header(&h, "authorization")
+            .first()
+            .and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned))
+        else {
+            return reply(
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "no bearer token"}),
+            );
+        };
+        match verify(&token, &jwks, &issuer) {
+            Ok(claims) => reply(StatusCode::OK, json!({"app": "jwt-app", "claims": claims})),
+            Err(e) => reply(StatusCode::UNAUTHORIZED, json!({"error": e})),
+        }
+    })
+    .await
+}
+
+fn verify(token: &str, jwks: &jsonwebtoken::jwk::JwkSet, issuer: &str) -> Result<Value, String> {
+    let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+    let kid = header.kid.ok_or("no kid")?;
+    let jwk = jwks.find(&kid).ok_or(format!("unknown kid {kid}"))?;
+    let alg = jwk.common.key_algorithm.ok_or("key without alg")?;
+    let alg: jsonwebtoken::Algorithm = alg
+        .to_string()
+        .parse()
+        .map_err(|_| "unsupported alg".to_owned())?;
+    let mut v = jsonwebtoken::Validation::new(alg);
+    v.set_audience(&["jwt-app"]);
+    v.set_issuer(&[issuer]);
+    v.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+    jsonwebtoken::decode::<Value>(token, &key, &v)
+        .map(|d| d.claims)
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,282 @@
+//! The app recipes of `deploy/apps.example.toml`, end to end through real Traefik
+//! (`traefik-examples/apps.yml`) and nginx (`nginx-examples/apps.conf`), against stand-ins
+//! that enforce each app's contract: Duplicati, Borg UI, a TISBackup-style Basic app and an
+//! app verifying minted JWTs.
+
+use std::net::SocketAddr;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::harness::browser::{location, Browser};
+use crate::harness::{
+    example, free_port, repo, sidegate, standins, write, Idp, Nginx, Sidegate, Traefik,
+};
+
+const TOKEN: &str = "duplicati-forever-token-3f9a1c";
+const TIS_PASSWORD: &str = "tis-backup-password-77";
+
+struct Recipes {
+    port: u16,
+    _idp: Idp,
+    sg: Sidegate,
+    _standins: Vec<standins::StandIn>,
+    _proxy: Box<dyn std::any::Any + Send>,
+    _dir: tempfile::TempDir,
+    /// Everything any response to the client contained (headers and bodies).
+    client_saw: std::sync::Mutex<String>,
+}
+
+impl Recipes {
+    fn url(&self, app: &str, path: &str) -> String {
+        format!("http://{app}.example.test:{}{path}", self.port)
+    }
+
+    async fn get(
+        &self,
+        b: &Browser,
+        url: &str,
+        navigate: bool,
+        extra: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut req = b.client.get(url);
+        req = if navigate {
+            req.header("sec-fetch-mode", "navigate")
+                .header("accept", "text/html")
+        } else {
+            req.header("sec-fetch-mode", "cors")
+                .header("accept", "application/json")
+        };
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        let headers = format!("{:?}", r.headers());
+        let body = r.text().await.unwrap();
+        self.client_saw
+            .lock()
+            .unwrap()
+            .push_str(&format!("{headers}\n{body}\n"));
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
+    }
+
+    async fn login(&self, b: &Browser, app: &str, user: &str) {
+        let r = b.navigate(&self.url(app, "/")).await;
+        assert_eq!(r.status(), StatusCode::FOUND, "{app}: not sent to login");
+        let r = b.navigate(&location(&r)).await;
+        let callback = b
+            .login_at_idp(
+                &location(&r),
+                user,
+                &format!("http://auth.example.test:{}/callback", self.port),
+            )
+            .await;
+        let r = b.navigate(&callback).await;
+        assert_eq!(location(&r), self.url(app, "/"));
+    }
+}
+
+async fn setup(traefik: bool) -> Recipes {
+    let port = free_port();
+    let public = format!("http://auth.example.test:{port}");
+    let idp = Idp::start(&[format!("{public}/callback")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let password = write(
+        dir.path(),
+        "tisbackup-password",
+        &format!("{TIS_PASSWORD}\n"),
+    );
+    let key = dir.path().join("jwt-app.pem");
+    std::fs::copy(repo().join("src/token/rs256.pem"), &key).unwrap();
+    let apps = example(
+        "deploy/apps.example.toml",
+        &[
+            (
+                "/run/secrets/tisbackup-password",
+                password.display().to_string(),
+            ),
+            ("/run/secrets/jwt-app.pem", key.display().to_string()),
+        ],
+    );
+    let apps = write(dir.path(), "apps.toml", &apps);
+    let mut vars = sidegate::vars(&public, &idp.issuer(), None);
+    vars.push(("SIDEGATE_APPS_FILE".into(), apps.display().to_string()));
+    vars.push(("DUPLICATI_TOKEN".into(), TOKEN.into()));
+    let sg = Sidegate::start(vars).await;
+    sg.wait_ready().await;
+    let jwks = format!("http://{}/.well-known/jwks.json", sg.addr);
+    let s = vec![
+        standins::duplicati(TOKEN).await,
+        standins::borg().await,
+        standins::basic("admin", TIS_PASSWORD).await,
+        standins::jwt_app(jwks, public.clone()).await,
+    ];
+    let upstreams: [(&'static str, SocketAddr); 4] = [
+        ("127.0.0.1:8200", s[0].addr),
+        ("127.0.0.1:8081", s[1].addr),
+        ("127.0.0.1:8082", s[2].addr),
+        ("127.0.0.1:8083", s[3].addr),
+    ];
+    let proxy: Box<dyn std::any::Any + Send> = if traefik {
+        let mut subs = vec![("127.0.0.1:4180", sg.addr.to_string())];
+        subs.extend(upstreams.iter().map(|(from, to)| (*from, to.to_string())));
+        Box::new(Traefik::start_dynamic(port, &example("traefik-examples/apps.yml", &subs)).await)
+    } else {
+        Box::new(Nginx::start_with("apps.conf", port, sg.addr, &upstreams).await)
+    };
+    Recipes {
+        port,
+        _idp: idp,
+        sg,
+        _standins: s,
+        _proxy: proxy,
+        _dir: dir,
+        client_saw: Default::default(),
+    }
+}
+
+async fn scenario(traefik: bool) {
+    let r = setup(traefik).await;
+    let (alice, bob, carol) = (
+        Browser::new(r.port),
+        Browser::new(r.port),
+        Browser::new(r.port),
+    );
+    r.login(&alice, "borg", "alice").await;
+    r.login(&bob, "borg", "bob").await;
+    r.login(&carol, "borg", "carol").await;
+
+    // Borg UI: role from groups; forged copies of its headers never reach it.
+    let forged = [
+        ("x-borg-role", "admin"),
+        ("x-forwarded-user", "alice"),
+        ("x-borg-email", "x@evil.test"),
+    ];
+    let cases = [
+        (&alice, "alice", "admin", "Alice Admin"),
+        (&bob, "bob", "operator", "Bob Builder"),
+        (&carol, "carol", "viewer", "Carol Contractor"),
+    ];
+    for (b, user, role, name) in cases {
+        let (status, seen) = r
+            .get(b, &r.url("borg", "/repositories"), true, &forged)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let email = if user == "carol" {
+            "carol@partner.test".to_owned()
+        } else {
+            format!("{user}@example.test")
+        };
+        assert_eq!(
+            seen,
+            json!({"x-forwarded-user": [user], "x-borg-role": [role], "x-borg-email": [email], "x-borg-full-name": [name]}),
+            "{user}"
+        );
+    }
+
+    // Duplicati: the forever token reaches the app (Bearer or PreAuth), the refresh shim
+    // answers for it, admins only, and the token never reaches the client.
+    let (status, seen) = r
+        .get(&alice, &r.url("duplicati", "/api/v1/backups"), true, &[])
+        .await;
+    assert_eq!(
+        (status, &seen["via"]),
+        (StatusCode::OK, &json!("Bearer")),
+        "{seen}"
+    );
+    let (status, seen) = r
+        .get(
+            &alice,
+            &r.url("duplicati-preauth", "/"),
+            true,
+            &[("authorization", "Bearer wrong")],
+        )
+        .await;
+    assert_eq!(
+        (status, &seen["via"]),
+        (StatusCode::OK, &json!("PreAuth")),
+        "{seen}"
+    );
+    for app in ["duplicati", "duplicati-preauth"] {
+        let (status, body) = r
+            .get(&alice, &r.url(app, "/api/v1/auth/refresh"), false, &[])
+            .await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::OK, json!({"AccessToken": null})),
+            "{app} refresh shim"
+        );
+    }
+    let (status, _) = r.get(&bob, &r.url("duplicati", "/"), false, &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "bob is not an admin");
+    let (status, _) = r
+        .get(&Browser::new(r.port), &r.url("duplicati", "/"), false, &[])
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // TISBackup-style: Basic credentials injected; only the allowed email domain gets in.
+    let (status, seen) = r.get(&bob, &r.url("tisbackup", "/"), true, &[]).await;
+    assert_eq!(
+        (status, &seen["user"]),
+        (StatusCode::OK, &json!(["bob"])),
+        "{seen}"
+    );
+    let (status, page) = r.get(&carol, &r.url("tisbackup", "/"), true, &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    if traefik {
+        assert!(page.as_str().unwrap().contains("Access denied"), "{page}");
+    }
+
+    // JWT app: verifies the minted token against the JWKS (kid, aud, exp, iss).
+    let (status, seen) = r
+        .get(
+            &alice,
+            &r.url("jwt-app", "/"),
+            true,
+            &[("authorization", "Bearer forged")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    let claims = &seen["claims"];
+    assert_eq!(
+        (&claims["sub"], &claims["aud"], &claims["email"]),
+        (
+            &json!("alice"),
+            &json!("jwt-app"),
+            &json!("alice@example.test")
+        )
+    );
+    assert_eq!(claims["groups"], json!(["admins", "staff"]));
+    assert!(claims["exp"].as_u64().unwrap() > claims["iat"].as_u64().unwrap());
+    let jwks: Value = reqwest::get(format!("http://{}/.well-known/jwks.json", r.sg.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"][0]["kid"], "jwt-app-2026");
+
+    let saw = r.client_saw.lock().unwrap();
+    assert!(
+        !saw.contains(TOKEN),
+        "the Duplicati token reached the client"
+    );
+    assert!(
+        !saw.contains(TIS_PASSWORD) && !saw.contains("YWRtaW46"),
+        "the Basic password reached the client"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipes_through_nginx() {
+    scenario(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipes_through_traefik() {
+    scenario(true).await;
+}
