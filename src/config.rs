@@ -92,6 +92,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Identity headers sent on every allowed request (the default profile's).
     pub headers: Vec<HeaderRule>,
+    /// Secret for the operator endpoint `/admin/sessions/revoke`; off when `None`.
+    pub admin_token: Option<Secret<String>>,
+    /// Whether `/logout` also ends the session at the IdP (RP-initiated logout).
+    pub logout_at_idp: bool,
     /// `SIDEGATE_APPS_FILE`, if set.
     pub apps_file: Option<std::path::PathBuf>,
     /// App profiles (the implicit default one when no apps file is set).
@@ -152,6 +156,9 @@ struct RawConfig {
     groups_separator: Option<String>,
     extra_headers: Option<String>,
     apps_file: Option<String>,
+    admin_token: Option<String>,
+    admin_token_file: Option<String>,
+    logout_at_idp: Option<String>,
 }
 
 /// Every variable sidegate reads (without the `SIDEGATE_` prefix); anything else is warned about.
@@ -187,6 +194,9 @@ pub const KNOWN: &[&str] = &[
     "GROUPS_SEPARATOR",
     "EXTRA_HEADERS",
     "APPS_FILE",
+    "ADMIN_TOKEN",
+    "ADMIN_TOKEN_FILE",
+    "LOGOUT_AT_IDP",
 ];
 
 /// Default trusted proxy networks: loopback and the private ranges a proxy beside

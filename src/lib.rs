@@ -29,6 +29,7 @@ pub mod decision;
 pub mod error;
 pub mod forwarded;
 mod http;
+pub mod logout;
 pub mod oidc;
 pub mod policy;
 pub mod profile;

@@ -69,6 +69,48 @@ async fn healthcheck() -> ExitCode {
     }
 }
 
+/// `sidegate sessions revoke --user <sub>`: end every session of a user, on every instance
+/// (they share Redis). With the memory store the sessions live inside the server process:
+/// use its admin endpoint instead.
+async fn revoke_sessions(config: &Config) -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let user = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["revoke", "--user", user] if !user.is_empty() => (*user).to_owned(),
+        _ => {
+            eprintln!("usage: sidegate sessions revoke --user <sub>");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(url) = &config.redis_url else {
+        eprintln!("sidegate sessions revoke needs SIDEGATE_REDIS_URL: with the memory store, sessions live inside the running server; use POST /admin/sessions/revoke?user=<sub> with SIDEGATE_ADMIN_TOKEN instead");
+        return ExitCode::from(2);
+    };
+    let store = match sidegate::session::RedisStore::new(url.expose()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let keys = sidegate::session::Keys::derive(config.cookie_secret.expose());
+    let sessions = sidegate::session::Sessions::new(store, keys, None);
+    match sessions.revoke("sub", &user).await {
+        Ok(n) => {
+            println!("ended {n} session(s) of {user}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("could not end the sessions: {e}; check that Redis at SIDEGATE_REDIS_URL is reachable");
+            ExitCode::from(1)
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let command = std::env::args().nth(1);
@@ -83,6 +125,7 @@ async fn main() -> ExitCode {
         }
     };
     match command.as_deref() {
+        Some("sessions") => return revoke_sessions(&config).await,
         Some("check-config") => {
             for w in &warnings {
                 eprintln!("warning: {w}");

@@ -10,8 +10,7 @@ use std::time::Duration;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
     CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
-    CoreProviderMetadata, CoreRevocableToken, CoreRevocationErrorResponse,
-    CoreTokenIntrospectionResponse, CoreTokenType,
+    CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
     AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EmptyExtraTokenFields,
@@ -112,6 +111,10 @@ pub struct Provider {
     client: Client,
     http: reqwest::Client,
     scopes: Vec<String>,
+    /// RP-initiated logout endpoint, when the IdP has one.
+    end_session: Option<openidconnect::EndSessionUrl>,
+    /// The IdP's signing keys, for logout tokens (verified with jsonwebtoken).
+    jwks: jsonwebtoken::jwk::JwkSet,
 }
 
 /// The HTTP client for IdP calls: bounded time, no redirects followed.
@@ -135,9 +138,14 @@ impl Provider {
     pub async fn discover(config: &Config, http: reqwest::Client) -> Result<Self, IdpError> {
         let issuer = IssuerUrl::new(config.issuer_url.clone())
             .map_err(|e| IdpError::Discovery(e.to_string()))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &http)
+        let metadata = openidconnect::ProviderMetadataWithLogout::discover_async(issuer, &http)
             .await
             .map_err(|e| IdpError::Discovery(error_chain(&e)))?;
+        let end_session = metadata.additional_metadata().end_session_endpoint.clone();
+        // The same keys openidconnect fetched, re-read as jsonwebtoken's type.
+        let jwks = serde_json::to_value(metadata.jwks())
+            .and_then(serde_json::from_value)
+            .map_err(|e| IdpError::Discovery(format!("the IdP's keys: {e}")))?;
         let redirect = RedirectUrl::new(config.redirect_uri())
             .map_err(|e| IdpError::Discovery(e.to_string()))?;
         let client = Client::from_provider_metadata(
@@ -150,7 +158,46 @@ impl Provider {
             client,
             http,
             scopes: config.scopes.clone(),
+            end_session,
+            jwks,
         })
+    }
+
+    /// Whether the IdP offers RP-initiated logout (so sessions keep the ID token as hint).
+    pub fn has_end_session(&self) -> bool {
+        self.end_session.is_some()
+    }
+
+    /// The IdP's signing keys.
+    pub fn jwks(&self) -> &jsonwebtoken::jwk::JwkSet {
+        &self.jwks
+    }
+
+    /// The IdP's end-session URL for RP-initiated logout, returning to `post_logout` with
+    /// `state`; `None` when the IdP has no end-session endpoint or the hint is unusable.
+    pub fn end_session_url(
+        &self,
+        id_token: &str,
+        post_logout: &str,
+        state: Option<&str>,
+    ) -> Option<url::Url> {
+        let endpoint = self.end_session.clone()?;
+        let hint: openidconnect::IdToken<
+            ExtraClaims,
+            CoreGenderClaim,
+            CoreJweContentEncryptionAlgorithm,
+            CoreJwsSigningAlgorithm,
+        > = id_token.parse().ok()?;
+        let mut request = openidconnect::LogoutRequest::from(endpoint)
+            .set_id_token_hint(&hint)
+            .set_client_id(self.client.client_id().clone())
+            .set_post_logout_redirect_uri(
+                openidconnect::PostLogoutRedirectUrl::new(post_logout.to_owned()).ok()?,
+            );
+        if let Some(state) = state {
+            request = request.set_state(CsrfToken::new(state.to_owned()));
+        }
+        Some(request.http_get_url())
     }
 
     /// The IdP authorization URL for a new login, and the state to keep for it.

@@ -104,6 +104,23 @@ pub(super) fn validate(
             LogFormat::Text
         }
     };
+    let admin_token = secret(
+        raw.admin_token.clone(),
+        raw.admin_token_file.clone(),
+        "SIDEGATE_ADMIN_TOKEN",
+        &mut p,
+    );
+    if admin_token.as_ref().is_some_and(|t| t.expose().len() < 32) {
+        p.push(format!(
+            "SIDEGATE_ADMIN_TOKEN: needs at least 32 bytes; {GENERATE}"
+        ));
+    }
+    let logout_at_idp = parse_bool(
+        raw.logout_at_idp.as_deref(),
+        "SIDEGATE_LOGOUT_AT_IDP",
+        &mut p,
+    )
+    .unwrap_or(true);
     let apps_file = raw
         .apps_file
         .as_deref()
@@ -178,6 +195,8 @@ pub(super) fn validate(
             log_format,
             headers,
             apps_file,
+            admin_token,
+            logout_at_idp,
             profiles: Arc::new(profiles),
         }),
         _ => Err(ConfigErrors(p)),

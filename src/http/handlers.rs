@@ -53,7 +53,7 @@ pub(super) fn start_url<S>(app: &App<S>, return_to: &str) -> String {
     format!("{}/start?rd={rd}", app.config.public_base())
 }
 
-fn redirect_to(location: &str) -> Response {
+pub(super) fn redirect_to(location: &str) -> Response {
     let mut r = empty(StatusCode::FOUND);
     r.headers_mut()
         .insert(LOCATION, upstream::header_value(location));
@@ -62,14 +62,17 @@ fn redirect_to(location: &str) -> Response {
     r
 }
 
-fn add_cookie(r: &mut Response, set_cookie: &str) {
+pub(super) fn add_cookie(r: &mut Response, set_cookie: &str) {
     if let Ok(v) = HeaderValue::from_str(set_cookie) {
         r.headers_mut().append(SET_COOKIE, v);
     }
 }
 
 /// The validated `rd` parameter, or the public URL when absent.
-fn return_to<S>(app: &App<S>, params: &HashMap<String, String>) -> Result<String, Error> {
+pub(super) fn return_to<S>(
+    app: &App<S>,
+    params: &HashMap<String, String>,
+) -> Result<String, Error> {
     match params.get("rd").filter(|rd| !rd.is_empty()) {
         Some(rd) => redirect::validate(rd, &app.config.allowed_redirect_domains)
             .map(|()| rd.clone())
@@ -159,6 +162,8 @@ async fn finish_login<S: SessionStore>(
         .filter(|(k, _)| app.needed_claims.contains(k))
         .collect();
     let (keep_access, keep_id) = app.config.profiles.tokens_needed();
+    // The ID token is also the hint for RP-initiated logout at the IdP.
+    let keep_id = keep_id || (app.config.logout_at_idp && provider.has_end_session());
     let session = Session {
         sub: identity.sub,
         claims,
@@ -175,38 +180,6 @@ async fn finish_login<S: SessionStore>(
         &mut r,
         &cookies::session_set(&app.config.cookie, ticket.to_cookie_value(), lifetime),
     );
-    Ok(r)
-}
-
-/// `GET|POST /logout?rd=`: end the session and clear the cookie.
-pub async fn logout<S: SessionStore>(
-    app: Arc<App<S>>,
-    params: HashMap<String, String>,
-    headers: HeaderMap,
-) -> Result<Response, Error> {
-    let target = match params.get("rd") {
-        Some(_) => Some(return_to(&app, &params)?),
-        None => None,
-    };
-    for value in cookies::values(cookie_headers(&headers), &app.config.cookie.name)
-        .iter()
-        .take(3)
-    {
-        if let Some(ticket) = Ticket::parse(value) {
-            if app.sessions.delete(&ticket).await? {
-                tracing::info!(ticket_id = %ticket.id(), "signed out");
-            }
-        }
-    }
-    let mut r = match target {
-        Some(rd) => redirect_to(&rd),
-        None => pages::page(
-            StatusCode::OK,
-            "Signed out",
-            "You are signed out. You can close this window.",
-        ),
-    };
-    add_cookie(&mut r, &cookies::session_clear(&app.config.cookie));
     Ok(r)
 }
 

@@ -5,6 +5,7 @@
 mod auth;
 mod filters;
 mod handlers;
+mod logout;
 mod pages;
 
 use std::sync::Arc;
@@ -65,7 +66,24 @@ pub fn routes<S: SessionStore>(
         .and(filters::with_app(app.clone()))
         .and(filters::query_params())
         .and(warp::header::headers_cloned())
-        .then(handlers::logout);
+        .then(logout::logout);
+    let logged_out = warp::path!("logged-out")
+        .and(warp::get())
+        .and(filters::with_app(app.clone()))
+        .and(filters::query_params())
+        .then(logout::logged_out);
+    let backchannel = warp::path!("backchannel-logout")
+        .and(warp::post())
+        .and(filters::with_app(app.clone()))
+        .and(warp::body::content_length_limit(64 * 1024))
+        .and(warp::body::form::<std::collections::HashMap<String, String>>())
+        .then(logout::backchannel);
+    let admin = warp::path!("admin" / "sessions" / "revoke")
+        .and(warp::post())
+        .and(filters::with_app(app.clone()))
+        .and(filters::query_params())
+        .and(warp::header::optional::<String>("authorization"))
+        .then(logout::admin_revoke);
     let healthz = warp::path!("healthz").and(warp::get()).map(|| "ok");
     let readyz = warp::path!("readyz")
         .and(warp::get())
@@ -77,6 +95,9 @@ pub fn routes<S: SessionStore>(
         .or(start)
         .or(callback)
         .or(logout)
+        .or(logged_out)
+        .or(backchannel)
+        .or(admin)
         .or(healthz)
         .or(readyz)
         .or(index)

@@ -115,6 +115,21 @@ impl SessionStore for MemoryStore {
         })
     }
 
+    async fn claim_once(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let key = format!("claim:{key}");
+        let mut state = self.lock()?;
+        if state
+            .values
+            .get(&key)
+            .is_some_and(|(_, until)| *until > now)
+        {
+            return Ok(false);
+        }
+        state.values.insert(key, (Vec::new(), now + ttl));
+        Ok(true)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.lock().map(|_| ())
     }

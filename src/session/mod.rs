@@ -92,6 +92,13 @@ pub trait SessionStore: Clone + Send + Sync + 'static {
         &self,
         index: &str,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    /// Records `key` for `ttl` if it is not recorded yet; whether this call recorded it
+    /// (atomic across instances: the replay guard for logout tokens).
+    fn claim_once(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Whether the store answers.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
@@ -187,6 +194,32 @@ impl<S: SessionStore> Sessions<S> {
                 .await?;
         }
         Ok(existed)
+    }
+
+    /// Ends every session in the index `kind` (`sub` or `sid`) for `value`, without needing
+    /// their tickets (logout by the IdP or an operator). Returns how many existed.
+    ///
+    /// # Errors
+    /// A [`StoreError`] when the store fails.
+    pub async fn revoke(&self, kind: &str, value: &str) -> Result<usize, StoreError> {
+        let index = self.keys.index_key(kind, value);
+        let mut ended = 0;
+        for id in self.store.index_members(&index).await? {
+            if self.store.delete(&id).await? {
+                ended += 1;
+            }
+            self.store.index_remove(&index, &id).await?;
+        }
+        Ok(ended)
+    }
+
+    /// Records a logout token's `jti`; `false` when it was seen before (a replay).
+    ///
+    /// # Errors
+    /// A [`StoreError`] when the store fails.
+    pub async fn first_use_of_jti(&self, jti: &str) -> Result<bool, StoreError> {
+        let key = self.keys.index_key("jti", jti);
+        self.store.claim_once(&key, Duration::from_secs(3600)).await
     }
 
     /// The ticket ids of every session of subject `sub`.

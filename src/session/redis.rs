@@ -129,6 +129,20 @@ impl SessionStore for RedisStore {
         c.smembers(index_key(index)).await.map_err(fail)
     }
 
+    async fn claim_once(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut c = self.conn().await?;
+        let set: Option<String> = redis::cmd("SET")
+            .arg(format!("{PREFIX}c:{key}"))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(ms(ttl))
+            .query_async(&mut c)
+            .await
+            .map_err(fail)?;
+        Ok(set.is_some())
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
         redis::cmd("PING")

@@ -14,6 +14,7 @@ mod deploy;
 mod flow;
 mod harness;
 mod ingress;
+mod logout;
 mod recipes;
 mod startup;
 mod store;

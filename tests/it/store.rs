@@ -84,6 +84,16 @@ async fn store_suite<S: SessionStore>(store: S) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    // claim_once: only the first claim wins, until it expires
+    assert!(store.claim_once("jti-1", SHORT).await.unwrap());
+    assert!(!store.claim_once("jti-1", SHORT).await.unwrap());
+    assert!(store.claim_once("jti-2", SHORT).await.unwrap());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !store.claim_once("jti-1", SHORT).await.unwrap() {
+        assert!(Instant::now() < deadline, "claim did not expire");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     sessions_suite(store).await;
 }
 
@@ -131,6 +141,49 @@ async fn sessions_suite<S: SessionStore>(store: S) {
     assert!(sessions.delete(&ticket).await.unwrap());
     assert_eq!(sessions.load(&ticket).await.unwrap(), None);
     assert!(sessions.ids_of_subject("alice").await.unwrap().is_empty());
+
+    // Revocation by IdP session id or subject ends exactly those sessions.
+    let t1 = sessions
+        .create(&session, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let t2 = sessions
+        .create(
+            &Session {
+                sid: Some("idp-sid-2".into()),
+                ..session.clone()
+            },
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    let bob = sessions
+        .create(
+            &Session {
+                sub: "bob".into(),
+                sid: Some("idp-sid-3".into()),
+                ..session.clone()
+            },
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sessions.revoke("sid", "idp-sid-1").await.unwrap(), 1);
+    assert!(sessions.load(&t1).await.unwrap().is_none());
+    assert!(sessions.load(&t2).await.unwrap().is_some());
+    assert_eq!(
+        sessions.revoke("sub", "alice").await.unwrap(),
+        1,
+        "t1 already gone, t2 left"
+    );
+    assert!(sessions.load(&t2).await.unwrap().is_none());
+    assert!(
+        sessions.load(&bob).await.unwrap().is_some(),
+        "another user's session was ended"
+    );
+    assert_eq!(sessions.revoke("sub", "nobody").await.unwrap(), 0);
+    assert!(sessions.first_use_of_jti("j").await.unwrap());
+    assert!(!sessions.first_use_of_jti("j").await.unwrap());
 }
 
 #[tokio::test]

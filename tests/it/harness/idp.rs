@@ -22,20 +22,34 @@ impl Idp {
     }
 
     pub async fn start_on(port: u16, redirect_uris: &[String], env: &[(&str, &str)]) -> Idp {
+        Self::start_client(
+            port,
+            serde_json::json!({"redirect_uris": redirect_uris}),
+            env,
+        )
+        .await
+    }
+
+    /// Starts the OP on `port` with the sidegate client; `client` adds or overrides client
+    /// metadata (redirect URIs, back-channel logout URI, post-logout redirect URIs).
+    pub async fn start_client(port: u16, client: serde_json::Value, env: &[(&str, &str)]) -> Idp {
         let node = program("node", "apt-get install -y nodejs npm");
         let dir_idp = repo().join("tests/idp");
         assert!(
             dir_idp.join("node_modules/oidc-provider").is_dir(),
             "the test OpenID Provider is not installed: run `cd tests/idp && npm ci` (or `make test`)"
         );
-        let clients = serde_json::json!([{
+        let mut metadata = serde_json::json!({
             "client_id": super::sidegate::CLIENT_ID,
             "client_secret": super::sidegate::CLIENT_SECRET,
-            "redirect_uris": redirect_uris,
             "grant_types": ["authorization_code", "refresh_token"],
             "response_types": ["code"],
             "token_endpoint_auth_method": "client_secret_basic",
-        }]);
+        });
+        for (k, v) in client.as_object().unwrap() {
+            metadata[k] = v.clone();
+        }
+        let clients = serde_json::json!([metadata]);
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(node);
         cmd.arg(dir_idp.join("server.js"))

@@ -1,0 +1,405 @@
+//! Ending sessions, against the real OpenID Provider and three sidegate instances sharing
+//! one Redis: RP-initiated logout, back-channel logout (with replay refused), sign out
+//! everywhere, the operator endpoint and CLI, and idle/absolute lifetimes.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use warp::Filter;
+
+use crate::harness::browser::{location, Browser};
+use crate::harness::{free_port, sidegate, Echo, Idp, Nginx, RedisServer, Sidegate};
+
+const ADMIN_TOKEN: &str = "admin-token-0123456789-0123456789-abcdef";
+
+struct Cluster {
+    port: u16,
+    idp: Idp,
+    redis: RedisServer,
+    instances: Vec<Sidegate>,
+    captured: Arc<Mutex<Vec<String>>>,
+    _echo: Echo,
+    _nginx: Nginx,
+    _capture: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Cluster {
+    fn auth(&self, path: &str) -> String {
+        format!("http://auth.example.test:{}{path}", self.port)
+    }
+    fn app(&self, path: &str) -> String {
+        format!("http://app.example.test:{}{path}", self.port)
+    }
+
+    /// The answer each instance gives a fetch with this session cookie.
+    async fn statuses(&self, cookie: &str) -> Vec<u16> {
+        let client = reqwest::Client::new();
+        let mut out = Vec::new();
+        for sg in &self.instances {
+            let r = client
+                .get(format!("http://{}/auth", sg.addr))
+                .header("x-forwarded-proto", "http")
+                .header(
+                    "x-forwarded-host",
+                    format!("app.example.test:{}", self.port),
+                )
+                .header("x-forwarded-uri", "/")
+                .header("sec-fetch-mode", "cors")
+                .header("cookie", format!("_sidegate={cookie}"))
+                .send()
+                .await
+                .unwrap();
+            out.push(r.status().as_u16());
+        }
+        out
+    }
+
+    async fn login(&self, b: &Browser, user: &str) -> String {
+        let r = b.navigate(&self.app("/")).await;
+        let r = b.navigate(&location(&r)).await;
+        let callback = b
+            .login_at_idp(&location(&r), user, &self.auth("/callback"))
+            .await;
+        let r = b.navigate(&callback).await;
+        assert_eq!(location(&r), self.app("/"));
+        b.cookie(&self.app("/"), "_sidegate").unwrap()
+    }
+
+    async fn idp_stat(&self, name: &str) -> u64 {
+        let stats: serde_json::Value = reqwest::get(format!("{}/_test/stats", self.idp.issuer()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        stats[name].as_u64().unwrap_or(0)
+    }
+}
+
+/// Confirms the IdP's logout form at `url` (GET /session/end…) and returns where it sends us.
+async fn confirm_idp_logout(b: &Browser, url: &str) -> String {
+    let r = b.navigate(url).await;
+    assert_eq!(r.status(), StatusCode::OK, "IdP logout form");
+    let page = r.text().await.unwrap();
+    let re = regex::Regex::new(r#"name="xsrf" value="([^"]+)""#).unwrap();
+    let xsrf = re
+        .captures(&page)
+        .unwrap_or_else(|| panic!("no xsrf in {page}"))[1]
+        .to_owned();
+    let confirm = reqwest::Url::parse(url)
+        .unwrap()
+        .join("/session/end/confirm")
+        .unwrap();
+    let r = b
+        .client
+        .post(confirm)
+        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "confirm: {}", r.status());
+    location(&r)
+}
+
+/// A receiver the OP posts logout tokens to: it keeps a copy (to replay later) and passes
+/// each one to the first sidegate instance.
+async fn capture(
+    target: SocketAddr,
+    seen: Arc<Mutex<Vec<String>>>,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let route = warp::post()
+        .and(warp::body::form::<std::collections::HashMap<String, String>>())
+        .then(move |form: std::collections::HashMap<String, String>| {
+            let seen = seen.clone();
+            async move {
+                let token = form.get("logout_token").cloned().unwrap_or_default();
+                seen.lock().unwrap().push(token.clone());
+                let r = reqwest::Client::new()
+                    .post(format!("http://{target}/backchannel-logout"))
+                    .form(&[("logout_token", token)])
+                    .send()
+                    .await
+                    .unwrap();
+                warp::http::StatusCode::from_u16(r.status().as_u16()).unwrap()
+            }
+        });
+    tokio::spawn(async move {
+        warp::serve(route)
+            .incoming(listener)
+            .graceful(async move {
+                let _ = rx.await;
+            })
+            .run()
+            .await;
+    });
+    (addr, tx)
+}
+
+async fn cluster(extra: &[(&str, &str)]) -> Cluster {
+    let port = free_port();
+    let public = format!("http://auth.example.test:{port}");
+    let idp_port = free_port();
+    let issuer = format!("http://127.0.0.1:{idp_port}");
+    let redis = RedisServer::start().await;
+    let mut instances = Vec::new();
+    for _ in 0..3 {
+        let mut vars = sidegate::vars(&public, &issuer, Some(&redis.url()));
+        vars.push(("SIDEGATE_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()));
+        vars.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        instances.push(Sidegate::start(vars).await);
+    }
+    let captured = Arc::new(Mutex::new(Vec::new()));
+    let (capture_addr, capture_stop) = capture(instances[0].addr, captured.clone()).await;
+    let idp = Idp::start_client(
+        idp_port,
+        serde_json::json!({
+            "redirect_uris": [format!("{public}/callback")],
+            "post_logout_redirect_uris": [format!("{public}/logged-out")],
+            "backchannel_logout_uri": format!("http://{capture_addr}/bc"),
+            "backchannel_logout_session_required": true,
+        }),
+        &[],
+    )
+    .await;
+    for sg in &instances {
+        sg.wait_ready().await;
+    }
+    let echo = Echo::start().await;
+    let nginx = Nginx::start("sidegate.conf", port, instances[0].addr, echo.addr).await;
+    Cluster {
+        port,
+        idp,
+        redis,
+        instances,
+        captured,
+        _echo: echo,
+        _nginx: nginx,
+        _capture: capture_stop,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_everywhere_rp_initiated_back_channel_and_operator() {
+    let c = cluster(&[]).await;
+
+    // RP-initiated logout: sidegate ends its session, then sends the browser to the IdP's
+    // end-session endpoint with the ID token as hint, and back to rd afterwards.
+    let b = Browser::new(c.port);
+    let cookie = c.login(&b, "alice").await;
+    assert_eq!(c.statuses(&cookie).await, [200, 200, 200]);
+    let rd: String = url::form_urlencoded::byte_serialize(c.app("/bye?x=1").as_bytes()).collect();
+    let r = b.navigate(&c.auth(&format!("/logout?rd={rd}"))).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let end_session = location(&r);
+    assert!(
+        end_session.starts_with(&format!("{}/session/end?", c.idp.issuer())),
+        "{end_session}"
+    );
+    for p in [
+        "id_token_hint=",
+        "post_logout_redirect_uri=",
+        "client_id=sidegate",
+        "state=",
+    ] {
+        assert!(end_session.contains(p), "{p} missing in {end_session}");
+    }
+    assert_eq!(
+        c.statuses(&cookie).await,
+        [401, 401, 401],
+        "session still valid after /logout"
+    );
+    let back = confirm_idp_logout(&b, &end_session).await;
+    assert!(back.starts_with(&c.auth("/logged-out?")), "{back}");
+    let r = b.navigate(&back).await;
+    assert_eq!(location(&r), c.app("/bye?x=1"));
+    // The IdP session is gone too: a new login shows the IdP's login form again.
+    let r = b.navigate(&c.app("/")).await;
+    let r = b.navigate(&location(&r)).await;
+    let r = b.navigate(&location(&r)).await;
+    let page = b
+        .navigate(
+            &reqwest::Url::parse(&c.idp.issuer())
+                .unwrap()
+                .join(&location(&r))
+                .unwrap()
+                .to_string(),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("name=\"login\""),
+        "IdP did not ask for a login again"
+    );
+
+    // Back-channel logout: logging out at the IdP itself ends the session on every instance.
+    let b = Browser::new(c.port);
+    let cookie = c.login(&b, "bob").await;
+    assert_eq!(c.statuses(&cookie).await, [200, 200, 200]);
+    let before = c.idp_stat("backchannel.success").await;
+    let done = confirm_idp_logout(&b, &format!("{}/session/end", c.idp.issuer())).await;
+    assert!(done.contains("/session/end/success"), "{done}");
+    assert_eq!(
+        c.idp_stat("backchannel.success").await,
+        before + 1,
+        "the OP's logout token was not accepted"
+    );
+    assert_eq!(
+        c.statuses(&cookie).await,
+        [401, 401, 401],
+        "back-channel logout did not end the session everywhere"
+    );
+
+    // The same logout token again is a replay: 400, and nothing else changes.
+    let token = c.captured.lock().unwrap().last().cloned().unwrap();
+    let client = reqwest::Client::new();
+    for (sg, body) in [(0, token.clone()), (2, token), (1, "not.a.jwt".into())] {
+        let r = client
+            .post(format!(
+                "http://{}/backchannel-logout",
+                c.instances[sg].addr
+            ))
+            .form(&[("logout_token", body)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let e: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(e["error"], "invalid_request");
+    }
+    let r = client
+        .post(format!("http://{}/backchannel-logout", c.instances[0].addr))
+        .form(&[("other", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // Sign out everywhere: one browser's /logout?everywhere=1 ends the user's other sessions.
+    let (b1, b2) = (Browser::new(c.port), Browser::new(c.port));
+    let (k1, k2) = (c.login(&b1, "carol").await, c.login(&b2, "carol").await);
+    let dave = c.login(&Browser::new(c.port), "dave").await;
+    assert_ne!(k1, k2);
+    let r = b1.navigate(&c.auth("/logout?everywhere=1")).await;
+    assert!(r.status() == StatusCode::FOUND || r.status() == StatusCode::OK);
+    assert_eq!(
+        c.statuses(&k2).await,
+        [401, 401, 401],
+        "the other browser's session survived"
+    );
+    assert_eq!(
+        c.statuses(&dave).await,
+        [200, 200, 200],
+        "another user's session was ended"
+    );
+
+    // The operator endpoint ends a user's sessions; wrong or missing tokens are refused.
+    let erin = c.login(&Browser::new(c.port), "erin").await;
+    let url = format!(
+        "http://{}/admin/sessions/revoke?user=erin",
+        c.instances[1].addr
+    );
+    for auth in [None, Some("Bearer wrong"), Some(ADMIN_TOKEN)] {
+        let mut req = client.post(&url);
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        assert_eq!(
+            req.send().await.unwrap().status(),
+            StatusCode::UNAUTHORIZED,
+            "{auth:?}"
+        );
+    }
+    assert_eq!(c.statuses(&erin).await, [200, 200, 200]);
+    let r = client
+        .post(&url)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({"revoked": 1})
+    );
+    assert_eq!(c.statuses(&erin).await, [401, 401, 401]);
+
+    // And the CLI does the same against the shared Redis.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sidegate"));
+    cmd.env_clear()
+        .envs(sidegate::vars(
+            &c.auth(""),
+            &c.idp.issuer(),
+            Some(&c.redis.url()),
+        ))
+        .args(["sessions", "revoke", "--user", "dave"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ended 1 session(s) of dave",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(c.statuses(&dave).await, [401, 401, 401]);
+}
+
+/// Polls until every instance answers `want` for `cookie`, failing after `limit`.
+async fn eventually(c: &Cluster, cookie: &str, want: u16, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        if c.statuses(cookie).await.iter().all(|s| *s == want) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "not {want} after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_timeout_and_absolute_lifetime() {
+    // Idle: a session used every half second stays; left alone for 2 s it ends.
+    let c = cluster(&[
+        ("SIDEGATE_SESSION_IDLE_TIMEOUT", "2s"),
+        ("SIDEGATE_SESSION_LIFETIME", "1h"),
+    ])
+    .await;
+    let cookie = c.login(&Browser::new(c.port), "alice").await;
+    let until = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < until {
+        assert_eq!(
+            c.statuses(&cookie).await,
+            [200, 200, 200],
+            "ended while in use"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // A fixed wait on purpose: polling would itself be use and slide the idle deadline.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        c.statuses(&cookie).await,
+        [401, 401, 401],
+        "idle session still valid"
+    );
+
+    // Absolute: however busy, a session ends when its lifetime is over.
+    let c = cluster(&[
+        ("SIDEGATE_SESSION_IDLE_TIMEOUT", "1h"),
+        ("SIDEGATE_SESSION_LIFETIME", "3s"),
+    ])
+    .await;
+    let cookie = c.login(&Browser::new(c.port), "bob").await;
+    assert_eq!(c.statuses(&cookie).await, [200, 200, 200]);
+    let took = eventually(&c, &cookie, 401, Duration::from_secs(8)).await;
+    assert!(took >= Duration::from_secs(1), "ended too early ({took:?})");
+}
