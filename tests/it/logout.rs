@@ -225,18 +225,11 @@ async fn logout_everywhere_rp_initiated_back_channel_and_operator() {
     let r = b.navigate(&c.app("/")).await;
     let r = b.navigate(&location(&r)).await;
     let r = b.navigate(&location(&r)).await;
-    let page = b
-        .navigate(
-            &reqwest::Url::parse(&c.idp.issuer())
-                .unwrap()
-                .join(&location(&r))
-                .unwrap()
-                .to_string(),
-        )
-        .await
-        .text()
-        .await
+    let interaction = reqwest::Url::parse(&c.idp.issuer())
+        .unwrap()
+        .join(&location(&r))
         .unwrap();
+    let page = b.navigate(interaction.as_str()).await.text().await.unwrap();
     assert!(
         page.contains("name=\"login\""),
         "IdP did not ask for a login again"
