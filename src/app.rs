@@ -23,6 +23,8 @@ pub struct App<S> {
     pub needed_claims: Vec<String>,
     /// Minted upstream JWTs per (ticket id, app): the header value and when to mint anew.
     pub jwt_cache: moka::sync::Cache<(String, String), (http::HeaderValue, u64)>,
+    /// One async mutex per session being refreshed in this process.
+    pub refresh_gates: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
     http: reqwest::Client,
     provider: RwLock<Option<Arc<Provider>>>,
 }
@@ -46,6 +48,10 @@ impl<S: SessionStore> App<S> {
             jwt_cache: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(3600))
+                .build(),
+            refresh_gates: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(Duration::from_secs(120))
                 .build(),
             provider: RwLock::new(None),
         }))

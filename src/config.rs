@@ -92,6 +92,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Identity headers sent on every allowed request (the default profile's).
     pub headers: Vec<HeaderRule>,
+    /// Refresh an access token an app needs when it expires within this.
+    pub token_refresh_before: Duration,
+    /// Re-read claims from the IdP this often (group changes take effect); off when `None`.
+    pub claims_refresh_interval: Option<Duration>,
     /// Secret for the operator endpoint `/admin/sessions/revoke`; off when `None`.
     pub admin_token: Option<Secret<String>>,
     /// Whether `/logout` also ends the session at the IdP (RP-initiated logout).
@@ -158,6 +162,8 @@ struct RawConfig {
     apps_file: Option<String>,
     admin_token: Option<String>,
     admin_token_file: Option<String>,
+    token_refresh_before: Option<String>,
+    claims_refresh_interval: Option<String>,
     logout_at_idp: Option<String>,
 }
 
@@ -197,6 +203,8 @@ pub const KNOWN: &[&str] = &[
     "ADMIN_TOKEN",
     "ADMIN_TOKEN_FILE",
     "LOGOUT_AT_IDP",
+    "TOKEN_REFRESH_BEFORE",
+    "CLAIMS_REFRESH_INTERVAL",
 ];
 
 /// Default trusted proxy networks: loopback and the private ranges a proxy beside

@@ -13,6 +13,11 @@
 //! - [`session`]: `Session`, tickets and sealing, trait `SessionStore`, memory and Redis stores.
 //! - [`oidc`]: discovery, authorization URL (PKCE, state, nonce), code exchange, ID-token checks.
 //! - [`cookies`]: every `Set-Cookie`; the encrypted login-state cookie.
+//! - [`policy`]: per-app access rules (groups, users, emails, bypass paths, methods).
+//! - [`profile`]: app profiles from `SIDEGATE_APPS_FILE`: rules, headers, mappings, credential, shims.
+//! - [`token`]: minting upstream JWTs and publishing their keys (jsonwebtoken).
+//! - [`logout`]: verifying back-channel logout tokens (jsonwebtoken).
+//! - [`refresh`]: one token refresh per session at a time across instances.
 //! - [`app`]: the shared state handed to handlers, and background IdP discovery.
 //! - `http/`: warp routes (`mod.rs`), extraction filters, handlers and HTML pages; the only
 //!   module that imports warp.
@@ -34,6 +39,7 @@ pub mod oidc;
 pub mod policy;
 pub mod profile;
 pub mod redirect;
+pub mod refresh;
 pub mod session;
 pub mod token;
 pub mod upstream;

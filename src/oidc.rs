@@ -67,6 +67,9 @@ pub enum IdpError {
     /// The IdP refused the authorization code (expired, reused, or for another client).
     #[error("the IdP refused the authorization code: {0}")]
     CodeRefused(String),
+    /// The IdP refused the refresh token (`invalid_grant`: revoked, reused, expired).
+    #[error("the IdP refused the refresh token: {0}")]
+    RefreshRefused(String),
     /// The token endpoint could not be reached or answered nonsense.
     #[error("the token request failed: {0}")]
     Token(String),
@@ -104,6 +107,25 @@ pub struct Identity {
     pub access_token: String,
     /// The raw ID token (kept only if a profile needs it).
     pub id_token: String,
+    /// The refresh token, if the IdP issued one.
+    pub refresh_token: Option<String>,
+    /// Seconds until the access token expires, if the IdP said.
+    pub expires_in: Option<u64>,
+}
+
+/// New tokens (and fresh claims) from a refresh.
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    /// The new access token.
+    pub access_token: String,
+    /// A new refresh token when the IdP rotates them.
+    pub refresh_token: Option<String>,
+    /// A new ID token, if the IdP sent one.
+    pub id_token: Option<String>,
+    /// Seconds until the new access token expires.
+    pub expires_in: Option<u64>,
+    /// Claims from the new ID token and userinfo.
+    pub claims: Claims,
 }
 
 /// A discovered OpenID Provider and our client at it.
@@ -279,6 +301,75 @@ impl Provider {
             claims,
             access_token: tokens.access_token().secret().clone(),
             id_token: id_token.to_string(),
+            refresh_token: tokens.refresh_token().map(|r| r.secret().clone()),
+            expires_in: tokens.expires_in().map(|d| d.as_secs()),
+        })
+    }
+}
+
+impl Provider {
+    /// Uses `refresh_token` for new tokens for subject `sub`; a new ID token is verified
+    /// (signature, issuer, audience, expiry, same subject) and claims are re-read.
+    ///
+    /// # Errors
+    /// [`IdpError::RefreshRefused`] when the IdP says the grant is no longer valid; other
+    /// variants for transport or verification failures.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        sub: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Refreshed, IdpError> {
+        let token = openidconnect::RefreshToken::new(refresh_token.to_owned());
+        let tokens = self
+            .client
+            .exchange_refresh_token(&token)
+            .map_err(|e| IdpError::Token(e.to_string()))?
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(r) => {
+                    IdpError::RefreshRefused(r.error().to_string())
+                }
+                other => IdpError::Token(error_chain(&other)),
+            })?;
+        let mut claims = Claims::new();
+        if let Some(id_token) = tokens.id_token() {
+            let verifier = self.client.id_token_verifier().set_time_fn(move || {
+                chrono::DateTime::from_timestamp(i64::try_from(clock.now()).unwrap_or(i64::MAX), 0)
+                    .unwrap_or_default()
+            });
+            // A refreshed ID token carries the original nonce (or none); the login already
+            // checked it, and the subject must not change.
+            let verified = id_token
+                .claims(&verifier, |_: Option<&Nonce>| Ok(()))
+                .map_err(|e| IdpError::IdToken(e.to_string()))?;
+            if verified.subject().as_str() != sub {
+                return Err(IdpError::IdToken(
+                    "the refreshed ID token is for another subject".into(),
+                ));
+            }
+            claims = to_claims(verified)?;
+        }
+        if self.client.user_info_url().is_some() {
+            let info = self
+                .client
+                .user_info(
+                    tokens.access_token().clone(),
+                    Some(openidconnect::SubjectIdentifier::new(sub.to_owned())),
+                )
+                .map_err(|e| IdpError::UserInfo(e.to_string()))?
+                .request_async::<ExtraClaims, _, CoreGenderClaim>(&self.http)
+                .await
+                .map_err(|e| IdpError::UserInfo(error_chain(&e)))?;
+            claims.extend(to_claims(&info)?);
+        }
+        Ok(Refreshed {
+            access_token: tokens.access_token().secret().clone(),
+            refresh_token: tokens.refresh_token().map(|r| r.secret().clone()),
+            id_token: tokens.id_token().map(ToString::to_string),
+            expires_in: tokens.expires_in().map(|d| d.as_secs()),
+            claims,
         })
     }
 }

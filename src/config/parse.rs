@@ -115,6 +115,18 @@ pub(super) fn validate(
             "SIDEGATE_ADMIN_TOKEN: needs at least 32 bytes; {GENERATE}"
         ));
     }
+    let token_refresh_before = parse_duration(
+        raw.token_refresh_before.as_deref(),
+        "SIDEGATE_TOKEN_REFRESH_BEFORE",
+        Duration::from_secs(60),
+        &mut p,
+    );
+    let claims_refresh = parse_duration(
+        raw.claims_refresh_interval.as_deref(),
+        "SIDEGATE_CLAIMS_REFRESH_INTERVAL",
+        Duration::ZERO,
+        &mut p,
+    );
     let logout_at_idp = parse_bool(
         raw.logout_at_idp.as_deref(),
         "SIDEGATE_LOGOUT_AT_IDP",
@@ -197,6 +209,8 @@ pub(super) fn validate(
             apps_file,
             admin_token,
             logout_at_idp,
+            token_refresh_before,
+            claims_refresh_interval: (!claims_refresh.is_zero()).then_some(claims_refresh),
             profiles: Arc::new(profiles),
         }),
         _ => Err(ConfigErrors(p)),

@@ -17,10 +17,9 @@ fn session(expires_at: u64) -> Session {
         sub: "alice".into(),
         claims: Map::new(),
         sid: None,
-        access_token: None,
-        id_token: None,
         created_at: 0,
         expires_at,
+        ..Session::default()
     }
 }
 

@@ -52,6 +52,16 @@ pub async fn auth<S: SessionStore>(
         .get(app_name.as_deref())
         .ok_or_else(|| Bodyless(Error::UnknownApp(app_name.clone().unwrap_or_default())))?;
     let mut session = current_session(&app, &headers).await.map_err(Bodyless)?;
+    if let Some((ticket, s)) = session.take() {
+        let needs_token = profile
+            .credential
+            .as_ref()
+            .is_some_and(|c| c.token_needed().is_some());
+        session = crate::refresh::ensure_fresh(&app, &ticket, s, needs_token)
+            .await
+            .map_err(|e| Bodyless(Error::Store(e)))?
+            .map(|s| (ticket, s));
+    }
     let now = app.clock.now();
     // A session made before this profile needed the user's token cannot serve it: log in again.
     let credential = match &session {

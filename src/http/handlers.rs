@@ -161,7 +161,8 @@ async fn finish_login<S: SessionStore>(
         .into_iter()
         .filter(|(k, _)| app.needed_claims.contains(k))
         .collect();
-    let (keep_access, keep_id) = app.config.profiles.tokens_needed();
+    let (keep_access, keep_id_for_apps) = app.config.profiles.tokens_needed();
+    let keep_id = keep_id_for_apps;
     // The ID token is also the hint for RP-initiated logout at the IdP.
     let keep_id = keep_id || (app.config.logout_at_idp && provider.has_end_session());
     let session = Session {
@@ -170,6 +171,13 @@ async fn finish_login<S: SessionStore>(
         sid: identity.sid,
         access_token: keep_access.then_some(identity.access_token),
         id_token: keep_id.then_some(identity.id_token),
+        refresh_token: (keep_access
+            || keep_id_for_apps
+            || app.config.claims_refresh_interval.is_some())
+        .then_some(identity.refresh_token)
+        .flatten(),
+        access_valid: identity.expires_in.map(|e| (now, now.saturating_add(e))),
+        claims_read_at: now,
         created_at: now,
         expires_at: now.saturating_add(lifetime.as_secs()),
     };

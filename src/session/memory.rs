@@ -13,6 +13,7 @@ const SWEEP_EVERY: u64 = 256;
 #[derive(Default)]
 struct State {
     values: HashMap<String, (Vec<u8>, Instant)>,
+    locks: HashMap<String, (String, Instant)>,
     indexes: HashMap<String, (HashSet<String>, Instant)>,
     writes: u64,
 }
@@ -128,6 +129,38 @@ impl SessionStore for MemoryStore {
         }
         state.values.insert(key, (Vec::new(), now + ttl));
         Ok(true)
+    }
+
+    async fn lock(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock()?;
+        if state.locks.get(key).is_some_and(|(_, until)| *until > now) {
+            return Ok(false);
+        }
+        state
+            .locks
+            .insert(key.to_owned(), (owner.to_owned(), now + ttl));
+        Ok(true)
+    }
+
+    async fn renew(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock()?;
+        match state.locks.get_mut(key) {
+            Some((o, until)) if o == owner && *until > now => {
+                *until = now + ttl;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn unlock(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        let mut state = self.lock()?;
+        if state.locks.get(key).is_some_and(|(o, _)| o == owner) {
+            state.locks.remove(key);
+        }
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -143,6 +143,50 @@ impl SessionStore for RedisStore {
         Ok(set.is_some())
     }
 
+    async fn lock(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut c = self.conn().await?;
+        let set: Option<String> = redis::cmd("SET")
+            .arg(format!("{PREFIX}l:{key}"))
+            .arg(owner)
+            .arg("NX")
+            .arg("PX")
+            .arg(ms(ttl))
+            .query_async(&mut c)
+            .await
+            .map_err(fail)?;
+        Ok(set.is_some())
+    }
+
+    async fn renew(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut c = self.conn().await?;
+        // Only the owner may extend its lock: compare and extend in one step.
+        let script = redis::Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end",
+        );
+        let n: i64 = script
+            .key(format!("{PREFIX}l:{key}"))
+            .arg(owner)
+            .arg(ms(ttl))
+            .invoke_async(&mut c)
+            .await
+            .map_err(fail)?;
+        Ok(n == 1)
+    }
+
+    async fn unlock(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        let script = redis::Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+        );
+        script
+            .key(format!("{PREFIX}l:{key}"))
+            .arg(owner)
+            .invoke_async::<i64>(&mut c)
+            .await
+            .map(|_| ())
+            .map_err(fail)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
         redis::cmd("PING")

@@ -16,5 +16,6 @@ mod harness;
 mod ingress;
 mod logout;
 mod recipes;
+mod refresh;
 mod startup;
 mod store;

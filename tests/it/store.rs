@@ -106,10 +106,9 @@ async fn sessions_suite<S: SessionStore>(store: S) {
         sub: "alice".into(),
         claims: claims.as_object().unwrap().clone(),
         sid: Some("idp-sid-1".into()),
-        access_token: None,
-        id_token: None,
         created_at: 1,
         expires_at: 2,
+        ..Session::default()
     };
     let ticket = sessions
         .create(&session, Duration::from_secs(60))

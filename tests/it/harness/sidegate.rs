@@ -44,9 +44,16 @@ pub fn init_tracing() {
 
 impl Sidegate {
     pub async fn start(vars: Vec<(String, String)>) -> Sidegate {
+        Self::start_at(0, vars).await
+    }
+
+    /// Starts on a chosen port (when the public URL must name it).
+    pub async fn start_at(port: u16, vars: Vec<(String, String)>) -> Sidegate {
         init_tracing();
         let (config, _) = Config::from_vars(vars).unwrap_or_else(|e| panic!("{e}"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
