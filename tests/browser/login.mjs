@@ -75,17 +75,22 @@ try {
   check((await page.textContent('#user')) === 'alice', 'app2 shows alice');
   await shot(page, 'app2-single-sign-on');
 
-  // 3. Sign out: sidegate's page says so, and the app needs a login again.
+  // 3. Sign out: sidegate ends its session and sends us to the IdP to end that one too
+  // (RP-initiated logout); confirming there brings us back to sidegate's signed-out page.
   await page.click('#logout');
+  check(page.url().startsWith(`${IDP}/session/end`), `sign-out went to ${page.url()}`);
+  await shot(page, 'idp-logout');
+  await Promise.all([page.waitForURL(`${AUTH}/logged-out**`), page.click('button[name="logout"][value="yes"]')]);
   check((await page.textContent('h1')) === 'Signed out', 'signed-out page');
   await shot(page, 'page-signed-out');
   const cookies = await page.context().cookies();
   check(!cookies.some((c) => c.name === '_sidegate'), 'session cookie removed');
-  // The app needs a new login now (the IdP's own session then signs alice in again).
+  // The app needs a new login now, and the IdP asks for the password again.
   const starts = [];
   page.on('request', (r) => { if (r.url().startsWith(`${AUTH}/start`)) starts.push(r.url()); });
   await page.goto(`${APP}/again`);
   check(starts.length === 1, `after sign-out the app did not ask for a login (${starts.length})`);
+  check(page.url().startsWith(`${IDP}/interaction/`), `after sign-out the IdP did not ask again: ${page.url()}`);
 
   // 4. Pages for bad links.
   const pages = [

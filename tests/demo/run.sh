@@ -42,7 +42,7 @@ done
 
 # Browsers resolve localhost to this machine, and cookies ignore ports: sidegate at
 # localhost:AUTH_PORT sets a cookie the app at localhost:APP_PORT receives.
-clients=$(printf '[{"client_id":"sidegate","client_secret":"demo-client-secret","redirect_uris":["http://localhost:%s/callback"],"grant_types":["authorization_code","refresh_token"],"response_types":["code"]}]' "$AUTH_PORT")
+clients=$(printf '[{"client_id":"sidegate","client_secret":"demo-client-secret","redirect_uris":["http://localhost:%s/callback"],"post_logout_redirect_uris":["http://localhost:%s/logged-out"],"grant_types":["authorization_code","refresh_token"],"response_types":["code"]}]' "$AUTH_PORT" "$AUTH_PORT")
 IDP_PORT=$IDP_PORT IDP_ISSUER="http://localhost:$IDP_PORT" IDP_CLIENTS=$clients \
   node tests/idp/server.js > "$dir/idp.log" 2>&1 &
 pids+=($!)

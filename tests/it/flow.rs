@@ -173,8 +173,14 @@ async fn scenario(s: Stack) {
     );
 
     // Logout ends the session everywhere: the old cookie no longer works.
+    // sidegate ends its session, then sends the browser on to end the IdP's (RP-initiated).
     let r = b.navigate(&s.auth("/logout")).await;
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert!(
+        location(&r).starts_with(&format!("{}/session/end?", s.idp.issuer())),
+        "{}",
+        location(&r)
+    );
     assert!(
         b.cookie(&s.app("/"), "_sidegate").is_none(),
         "cookie not cleared"
@@ -319,7 +325,7 @@ async fn memory_store_json_logs_never_contain_secrets() {
     );
     assert_eq!(
         b.navigate(&s.auth("/logout")).await.status(),
-        StatusCode::OK
+        StatusCode::FOUND
     );
     assert!(refused_with(&s, &cookie).await);
 

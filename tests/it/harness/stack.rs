@@ -84,7 +84,15 @@ impl Stack {
 pub async fn stack(o: Options) -> Stack {
     let port = free_port();
     let public = format!("http://auth.example.test:{port}");
-    let idp = Idp::start(&[format!("{public}/callback")]).await;
+    let idp = Idp::start_client(
+        free_port(),
+        serde_json::json!({
+            "redirect_uris": [format!("{public}/callback")],
+            "post_logout_redirect_uris": [format!("{public}/logged-out")],
+        }),
+        &[],
+    )
+    .await;
     let redis = RedisServer::start().await;
     let echo = Echo::start().await;
     let redis_url = (!o.memory_store).then(|| redis.url());
