@@ -272,24 +272,17 @@ impl Provider {
         let id_token = tokens
             .id_token()
             .ok_or_else(|| IdpError::Token("no id_token in the token response".into()))?;
-        let verifier = self.client.id_token_verifier().set_time_fn(move || {
-            chrono::DateTime::from_timestamp(i64::try_from(clock.now()).unwrap_or(i64::MAX), 0)
-                .unwrap_or_default()
-        });
+        let verifier = self.verifier(clock.clone());
         let verified = id_token
             .claims(&verifier, &Nonce::new(login.nonce.clone()))
             .map_err(|e| IdpError::IdToken(e.to_string()))?;
         let sub = verified.subject().clone();
         let mut claims = to_claims(verified)?;
         if self.client.user_info_url().is_some() {
-            let info = self
-                .client
-                .user_info(tokens.access_token().clone(), Some(sub.clone()))
-                .map_err(|e| IdpError::UserInfo(e.to_string()))?
-                .request_async::<ExtraClaims, _, CoreGenderClaim>(&self.http)
-                .await
-                .map_err(|e| IdpError::UserInfo(error_chain(&e)))?;
-            claims.extend(to_claims(&info)?);
+            claims.extend(
+                self.userinfo(tokens.access_token().clone(), sub.clone())
+                    .await?,
+            );
         }
         let sid = claims
             .get("sid")
@@ -335,10 +328,7 @@ impl Provider {
             })?;
         let mut claims = Claims::new();
         if let Some(id_token) = tokens.id_token() {
-            let verifier = self.client.id_token_verifier().set_time_fn(move || {
-                chrono::DateTime::from_timestamp(i64::try_from(clock.now()).unwrap_or(i64::MAX), 0)
-                    .unwrap_or_default()
-            });
+            let verifier = self.verifier(clock.clone());
             // A refreshed ID token carries the original nonce (or none); the login already
             // checked it, and the subject must not change.
             let verified = id_token
@@ -352,17 +342,13 @@ impl Provider {
             claims = to_claims(verified)?;
         }
         if self.client.user_info_url().is_some() {
-            let info = self
-                .client
-                .user_info(
+            claims.extend(
+                self.userinfo(
                     tokens.access_token().clone(),
-                    Some(openidconnect::SubjectIdentifier::new(sub.to_owned())),
+                    openidconnect::SubjectIdentifier::new(sub.to_owned()),
                 )
-                .map_err(|e| IdpError::UserInfo(e.to_string()))?
-                .request_async::<ExtraClaims, _, CoreGenderClaim>(&self.http)
-                .await
-                .map_err(|e| IdpError::UserInfo(error_chain(&e)))?;
-            claims.extend(to_claims(&info)?);
+                .await?,
+            );
         }
         Ok(Refreshed {
             access_token: tokens.access_token().secret().clone(),
@@ -371,6 +357,35 @@ impl Provider {
             expires_in: tokens.expires_in().map(|d| d.as_secs()),
             claims,
         })
+    }
+}
+
+impl Provider {
+    /// An ID-token verifier whose notion of "now" is `clock`.
+    fn verifier(
+        &self,
+        clock: Arc<dyn Clock>,
+    ) -> openidconnect::IdTokenVerifier<'_, CoreJsonWebKey> {
+        self.client.id_token_verifier().set_time_fn(move || {
+            chrono::DateTime::from_timestamp(i64::try_from(clock.now()).unwrap_or(i64::MAX), 0)
+                .unwrap_or_default()
+        })
+    }
+
+    /// The userinfo claims for `access_token`, which must be about `sub`.
+    async fn userinfo(
+        &self,
+        access_token: openidconnect::AccessToken,
+        sub: openidconnect::SubjectIdentifier,
+    ) -> Result<Claims, IdpError> {
+        let info = self
+            .client
+            .user_info(access_token, Some(sub))
+            .map_err(|e| IdpError::UserInfo(e.to_string()))?
+            .request_async::<ExtraClaims, _, CoreGenderClaim>(&self.http)
+            .await
+            .map_err(|e| IdpError::UserInfo(error_chain(&e)))?;
+        to_claims(&info)
     }
 }
 

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::process::Command;
-use std::time::Duration;
 
 use super::{example, program, write, Proc};
 
@@ -36,20 +35,7 @@ impl Caddy {
             .env("XDG_CONFIG_HOME", dir.path().join("config"))
             .env("XDG_DATA_HOME", dir.path().join("data"));
         let mut proc = Proc::spawn("caddy", dir, cmd);
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .resolve(
-                "auth.example.test",
-                SocketAddr::from(([127, 0, 0, 1], port)),
-            )
-            .build()
-            .unwrap();
-        let url = format!("http://auth.example.test:{port}/healthz");
-        proc.wait_until(Duration::from_secs(20), || {
-            let (client, url) = (client.clone(), url.clone());
-            async move { matches!(client.get(&url).send().await, Ok(r) if r.status() == 200) }
-        })
-        .await;
+        super::wait_for_route(&mut proc, port, "auth.example.test").await;
         Caddy { port, proc }
     }
 }

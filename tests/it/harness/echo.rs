@@ -8,14 +8,11 @@ use warp::Filter;
 
 pub struct Echo {
     pub addr: SocketAddr,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    _server: super::Served,
 }
 
 impl Echo {
     pub async fn start() -> Echo {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let route = warp::path::full()
             .and(warp::query::raw().or(warp::any().map(String::new)).unify())
             .and(warp::header::headers_cloned())
@@ -32,18 +29,10 @@ impl Echo {
                     )
                 },
             );
-        tokio::spawn(async move {
-            warp::serve(route)
-                .incoming(listener)
-                .graceful(async move {
-                    let _ = rx.await;
-                })
-                .run()
-                .await;
-        });
+        let server = super::serve(route).await;
         Echo {
-            addr,
-            _shutdown: tx,
+            addr: server.addr,
+            _server: server,
         }
     }
 }

@@ -142,6 +142,52 @@ impl Drop for Proc {
     }
 }
 
+/// An in-process warp server on 127.0.0.1 (test upstreams), stopped when dropped.
+pub struct Served {
+    pub addr: std::net::SocketAddr,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Serves `filter` on a random loopback port until the returned handle is dropped.
+pub async fn serve<F>(filter: F) -> Served
+where
+    F: warp::Filter<Error = std::convert::Infallible> + Clone + Send + Sync + 'static,
+    F::Extract: warp::Reply,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        warp::serve(filter)
+            .incoming(listener)
+            .graceful(async move {
+                let _ = rx.await;
+            })
+            .run()
+            .await;
+    });
+    Served {
+        addr,
+        _shutdown: tx,
+    }
+}
+
+/// Polls `http://<host>:<port>/healthz` through a proxy until it answers 200: proxies open
+/// their port before their routes are loaded.
+pub async fn wait_for_route(proc: &mut Proc, port: u16, host: &str) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(host, std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .build()
+        .unwrap();
+    let url = format!("http://{host}:{port}/healthz");
+    proc.wait_until(Duration::from_secs(20), || {
+        let (client, url) = (client.clone(), url.clone());
+        async move { matches!(client.get(&url).send().await, Ok(r) if r.status() == 200) }
+    })
+    .await;
+}
+
 /// Writes `contents` to `dir/name`, returning the path.
 pub fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
     let p = dir.join(name);

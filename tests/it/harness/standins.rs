@@ -1,16 +1,12 @@
 //! Stand-ins for the apps of the recipes, each enforcing the documented contract of the
 //! app it stands for, and answering JSON that says what it saw.
 
-use std::net::SocketAddr;
-
 use serde_json::{json, Value};
 use warp::http::{HeaderMap, StatusCode};
 use warp::Filter;
 
-pub struct StandIn {
-    pub addr: SocketAddr,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
-}
+/// A stand-in app, served until dropped.
+pub type StandIn = super::Served;
 
 fn header(h: &HeaderMap, name: &str) -> Vec<String> {
     h.get_all(name)
@@ -29,25 +25,10 @@ async fn serve<F>(f: F) -> StandIn
 where
     F: Fn(String, HeaderMap) -> warp::reply::Response + Clone + Send + Sync + 'static,
 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let route = warp::path::full()
         .and(warp::header::headers_cloned())
         .map(move |p: warp::path::FullPath, h: HeaderMap| f(p.as_str().to_owned(), h));
-    tokio::spawn(async move {
-        warp::serve(route)
-            .incoming(listener)
-            .graceful(async move {
-                let _ = rx.await;
-            })
-            .run()
-            .await;
-    });
-    StandIn {
-        addr,
-        _shutdown: tx,
-    }
+    super::serve(route).await
 }
 
 /// Duplicati: every request needs `Authorization: Bearer <token>` or
