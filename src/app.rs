@@ -27,6 +27,7 @@ pub struct App<S> {
     pub refresh_gates: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
     http: reqwest::Client,
     provider: RwLock<Option<Arc<Provider>>>,
+    last_reload: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl<S: SessionStore> App<S> {
@@ -54,12 +55,36 @@ impl<S: SessionStore> App<S> {
                 .time_to_idle(Duration::from_secs(120))
                 .build(),
             provider: RwLock::new(None),
+            last_reload: std::sync::Mutex::new(None),
         }))
     }
 
     /// The IdP, once its metadata has been loaded.
     pub fn provider(&self) -> Option<Arc<Provider>> {
         self.provider.read().ok().and_then(|p| p.clone())
+    }
+
+    /// Reloads the IdP metadata and keys now (after an unknown signing key), at most once a
+    /// minute; the reloaded provider, or `None` when rate-limited or failing.
+    pub async fn reload_provider(&self) -> Option<Arc<Provider>> {
+        {
+            let mut last = self.last_reload.lock().ok()?;
+            if last.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+                return None;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        match Provider::discover(&self.config, self.http.clone()).await {
+            Ok(p) => {
+                self.set_provider(p);
+                tracing::info!("reloaded the IdP's keys after a token signed with an unknown key");
+                self.provider()
+            }
+            Err(e) => {
+                tracing::warn!(cause = %e, "reloading the IdP's keys failed");
+                None
+            }
+        }
     }
 
     fn set_provider(&self, provider: Provider) {

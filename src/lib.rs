@@ -34,6 +34,7 @@ pub mod decision;
 pub mod error;
 pub mod forwarded;
 mod http;
+pub mod idp_jwt;
 pub mod logout;
 pub mod oidc;
 pub mod policy;

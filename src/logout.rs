@@ -1,14 +1,12 @@
-//! OpenID Connect Back-Channel Logout 1.0: verifying a `logout_token` with jsonwebtoken.
+//! OpenID Connect Back-Channel Logout 1.0: verifying a `logout_token`.
 //!
-//! The key comes from the IdP's JWKS by `kid`, and the algorithm from that key: the token's
-//! header only has to agree with it (no `alg: none`, no HS256-with-the-public-key). Checked:
-//! signature, `iss`, `aud`, `exp` (jsonwebtoken reads the system clock for this, with 60 s
-//! leeway), `iat` freshness against our clock (an argument, so unit tests fix it), the
-//! `events` claim, no `nonce`, `jti`, and `sid` and/or `sub`. Replay of a `jti` is refused by
-//! the caller, which records seen `jti`s in the session store.
+//! Signature, `iss`, `aud` and `exp` are checked by [`crate::idp_jwt`] (the algorithm comes
+//! from the IdP's key, never the token); here: the `typ`, `iat` freshness against our clock
+//! (an argument, so unit tests fix it), the `events` claim, no `nonce`, `jti`, and `sid`
+//! and/or `sub`. Replay of a `jti` is refused by the caller, which records seen `jti`s in the
+//! session store.
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::jwk::JwkSet;
 use serde_json::{Map, Value};
 
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -26,23 +24,6 @@ pub struct LogoutRequest {
     pub jti: String,
 }
 
-fn key_algorithm(jwk: &Jwk) -> Option<Algorithm> {
-    if let Some(alg) = jwk.common.key_algorithm {
-        return alg.to_string().parse().ok();
-    }
-    match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
-        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
-            Some(Algorithm::ES256)
-        }
-        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P384 => {
-            Some(Algorithm::ES384)
-        }
-        AlgorithmParameters::OctetKeyPair(_) => Some(Algorithm::EdDSA),
-        _ => None,
-    }
-}
-
 /// Verifies `token` from the IdP `issuer` for our `client_id`.
 ///
 /// # Errors
@@ -54,8 +35,8 @@ pub fn verify(
     client_id: &str,
     now: u64,
 ) -> Result<LogoutRequest, &'static str> {
-    if token.len() > 16 * 1024 {
-        return Err("the logout token is too large");
+    if token.len() > crate::idp_jwt::MAX_LEN {
+        return Err(crate::idp_jwt::Refusal::TooLarge.as_logout());
     }
     let header =
         jsonwebtoken::decode_header(token).map_err(|_| "the logout token is not a signed JWT")?;
@@ -66,37 +47,14 @@ pub fn verify(
     {
         return Err("the logout token has the wrong typ");
     }
-    let jwk = match &header.kid {
-        Some(kid) => jwks.find(kid),
-        None if jwks.keys.len() == 1 => jwks.keys.first(),
-        None => None,
-    }
-    .ok_or("the logout token is signed with a key the IdP does not publish")?;
-    let alg = key_algorithm(jwk).ok_or("the IdP's key has no usable algorithm")?;
-    if header.alg != alg {
-        return Err("the logout token's algorithm does not match the IdP's key");
-    }
-    let key = DecodingKey::from_jwk(jwk).map_err(|_| "the IdP's key cannot be used")?;
-    let mut v = Validation::new(alg);
-    v.set_issuer(&[issuer]);
-    v.set_audience(&[client_id]);
-    v.set_required_spec_claims(&["iss", "aud", "iat", "exp"]);
-    v.leeway = 60;
-    let claims: Map<String, Value> = jsonwebtoken::decode(token, &key, &v)
-        .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => {
-                "the logout token's signature is invalid"
-            }
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => "the logout token has expired",
-            jsonwebtoken::errors::ErrorKind::InvalidIssuer => {
-                "the logout token is from another issuer"
-            }
-            jsonwebtoken::errors::ErrorKind::InvalidAudience => {
-                "the logout token is for another client"
-            }
-            _ => "the logout token is not valid",
-        })?
-        .claims;
+    let claims = crate::idp_jwt::decode(
+        token,
+        jwks,
+        issuer,
+        client_id,
+        &["iss", "aud", "iat", "exp"],
+    )
+    .map_err(|e| e.as_logout())?;
     check_claims(&claims, now)
 }
 

@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::forwarded;
 use crate::profile::credential::Kind;
 use crate::profile::Profile;
-use crate::session::{Session, SessionStore, Ticket};
+use crate::session::{Session, SessionStore};
 use crate::upstream;
 
 /// Which proxy calls an auth endpoint, which decides how a login is answered.
@@ -51,21 +51,29 @@ pub async fn auth<S: SessionStore>(
         .profiles
         .get(app_name.as_deref())
         .ok_or_else(|| Bodyless(Error::UnknownApp(app_name.clone().unwrap_or_default())))?;
-    let mut session = current_session(&app, &headers).await.map_err(Bodyless)?;
-    if let Some((ticket, s)) = session.take() {
-        let needs_token = profile
-            .credential
-            .as_ref()
-            .is_some_and(|c| c.token_needed().is_some());
-        session = crate::refresh::ensure_fresh(&app, &ticket, s, needs_token)
-            .await
-            .map_err(|e| Bodyless(Error::Store(e)))?
-            .map(|s| (ticket, s));
-    }
+    let bearer = profile
+        .bearer_audience
+        .as_deref()
+        .zip(bearer_token(&headers));
+    let mut session = match bearer {
+        Some((audience, token)) => match verify_bearer(&app, token, audience).await {
+            Ok(s) => Some((format!("bearer:{}:{}", s.sub, s.expires_at), s)),
+            Err(reason) => {
+                tracing::warn!(app = %profile.name, reason, "bearer token refused");
+                let mut r = empty(StatusCode::UNAUTHORIZED);
+                r.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"sidegate\", error=\"invalid_token\""),
+                );
+                return Ok(r);
+            }
+        },
+        None => cookie_session(&app, profile, &headers).await?,
+    };
     let now = app.clock.now();
     // A session made before this profile needed the user's token cannot serve it: log in again.
     let credential = match &session {
-        Some((ticket, s)) => credential_value(&app, profile, ticket, s, now),
+        Some((key, s)) => credential_value(&app, profile, key, s, now),
         None => Ok(None),
     };
     if matches!(credential, Err(Missing)) {
@@ -142,6 +150,76 @@ pub async fn auth<S: SessionStore>(
     })
 }
 
+/// The session behind the cookie, refreshed first if its tokens are due; keyed by ticket id.
+async fn cookie_session<S: SessionStore>(
+    app: &App<S>,
+    profile: &Profile,
+    headers: &HeaderMap,
+) -> Result<Option<(String, Session)>, Bodyless> {
+    let Some((ticket, s)) = current_session(app, headers).await.map_err(Bodyless)? else {
+        return Ok(None);
+    };
+    let needs_token = profile
+        .credential
+        .as_ref()
+        .is_some_and(|c| c.token_needed().is_some());
+    Ok(crate::refresh::ensure_fresh(app, &ticket, s, needs_token)
+        .await
+        .map_err(|e| Bodyless(Error::Store(e)))?
+        .map(|s| (ticket.id().to_owned(), s)))
+}
+
+/// The token of an `Authorization: Bearer` header that looks like a JWT (API keys and other
+/// bearer values are not the IdP's tokens).
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = header_str(headers, "authorization")?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && token.matches('.').count() == 2)
+        .then_some(token.trim())
+}
+
+/// A service account's JWT access token from the IdP, verified (signature with the IdP's
+/// key, issuer, audience, expiry) and turned into a short-lived identity.
+async fn verify_bearer<S: SessionStore>(
+    app: &App<S>,
+    token: &str,
+    audience: &str,
+) -> Result<Session, &'static str> {
+    use crate::idp_jwt::{self, Refusal};
+    let provider = app.provider().ok_or("the IdP's keys are not loaded yet")?;
+    let required = ["iss", "aud", "exp", "sub"];
+    let issuer = &app.config.issuer_url;
+    let claims = match idp_jwt::decode(token, provider.jwks(), issuer, audience, &required) {
+        // The IdP may have rotated its keys: reload them (at most once a minute) and retry.
+        Err(Refusal::UnknownKey) => match app.reload_provider().await {
+            Some(p) => idp_jwt::decode(token, p.jwks(), issuer, audience, &required),
+            None => Err(Refusal::UnknownKey),
+        },
+        other => other,
+    }
+    .map_err(Refusal::as_str)?;
+    let sub = claims
+        .get("sub")
+        .and_then(|v| v.as_str())
+        .ok_or("the token has no subject")?
+        .to_owned();
+    let exp = claims
+        .get("exp")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or("the token has no expiry")?;
+    Ok(Session {
+        sub,
+        claims: claims
+            .into_iter()
+            .filter(|(k, _)| app.needed_claims.contains(k))
+            .collect(),
+        created_at: app.clock.now(),
+        expires_at: exp,
+        access_token: Some(token.to_owned()),
+        ..Session::default()
+    })
+}
+
 /// The session lacks what the profile's credential needs (the user's token).
 struct Missing;
 
@@ -149,7 +227,7 @@ struct Missing;
 fn credential_value<S>(
     app: &App<S>,
     profile: &Profile,
-    ticket: &Ticket,
+    cache_key: &str,
     s: &Session,
     now: u64,
 ) -> Result<Option<HeaderValue>, Missing> {
@@ -169,7 +247,7 @@ fn credential_value<S>(
                 }
             });
     };
-    let key = (ticket.id().to_owned(), profile.name.clone());
+    let key = (cache_key.to_owned(), profile.name.clone());
     if let Some((value, renew_at)) = app.jwt_cache.get(&key) {
         if now < renew_at {
             return Ok(Some(value));

@@ -1,5 +1,5 @@
 use super::*;
-use jsonwebtoken::{EncodingKey, Header};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
 const NOW: u64 = 1_900_000_000;

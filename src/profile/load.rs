@@ -57,6 +57,13 @@ struct AppRaw {
     credential: Option<CredentialRaw>,
     #[serde(default)]
     shims: Vec<ShimRaw>,
+    bearer: Option<BearerRaw>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BearerRaw {
+    audience: String,
 }
 
 #[derive(Deserialize)]
@@ -203,6 +210,7 @@ pub fn load(
         mappings: Vec::new(),
         credential: None,
         shims: Vec::new(),
+        bearer_audience: None,
     };
     let Some(path) = path else {
         return Ok(finish(implicit, HashMap::new(), defaults));
@@ -388,6 +396,13 @@ fn compile(ctx: &mut Ctx<'_>, name: &str, raw: &AppRaw) -> Option<Profile> {
         .enumerate()
         .filter_map(|(i, s)| shim(ctx, &format!("{at}.shims[{i}]"), s))
         .collect();
+    let bearer_audience = raw.bearer.as_ref().map(|b| b.audience.trim().to_owned());
+    if bearer_audience.as_ref().is_some_and(String::is_empty) {
+        ctx.problem(
+            &format!("{at}.bearer.audience"),
+            "give the audience the IdP puts in access tokens for this app, e.g. \"sidegate-api\"",
+        );
+    }
     let profile = Profile {
         name: name.to_owned(),
         rules,
@@ -395,6 +410,7 @@ fn compile(ctx: &mut Ctx<'_>, name: &str, raw: &AppRaw) -> Option<Profile> {
         mappings,
         credential,
         shims,
+        bearer_audience,
     };
     let mut seen: Vec<&HeaderName> = Vec::new();
     let mut duplicates = Vec::new();

@@ -45,6 +45,8 @@ pub struct Profile {
     pub credential: Option<Credential>,
     /// Fixed responses.
     pub shims: Vec<Shim>,
+    /// Accept the IdP's JWT access tokens (service accounts) with this audience.
+    pub bearer_audience: Option<String>,
 }
 
 impl Profile {

@@ -37,6 +37,30 @@ if (process.env.IDP_CLIENTS) {
   }];
 }
 
+// Service accounts (client_credentials) for machine access, and the groups their access
+// tokens carry: IDP_SERVICE_CLIENTS='[{"client_id":"ci","client_secret":"…","groups":["backup"]}]'.
+// With IDP_API_AUDIENCE set, access tokens for that resource are JWTs with that audience.
+let serviceClients = [];
+if (process.env.IDP_SERVICE_CLIENTS) {
+  try {
+    serviceClients = JSON.parse(process.env.IDP_SERVICE_CLIENTS);
+  } catch (err) {
+    fail(`IDP_SERVICE_CLIENTS is not valid JSON: ${err.message}`);
+  }
+}
+const serviceGroups = Object.fromEntries(serviceClients.map((c) => [c.client_id, c.groups || []]));
+for (const c of serviceClients) {
+  clients.push({
+    client_id: c.client_id,
+    client_secret: c.client_secret,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+  });
+}
+const apiAudience = process.env.IDP_API_AUDIENCE || '';
+
 function seconds(name, fallback) {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -96,7 +120,23 @@ const provider = new Provider(issuer, {
     introspection: { enabled: true },
     userinfo: { enabled: true },
     clientCredentials: { enabled: true },
+    resourceIndicators: {
+      enabled: Boolean(apiAudience),
+      defaultResource: () => 'urn:sidegate:api',
+      useGrantedResource: () => true,
+      getResourceServerInfo: () => ({
+        scope: 'api',
+        audience: apiAudience,
+        accessTokenTTL: 600,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: 'RS256' } },
+      }),
+    },
   },
+  // Service accounts' JWT access tokens carry their groups.
+  extraTokenClaims: async (_ctx, token) => (token.kind === 'ClientCredentials' && serviceGroups[token.clientId]
+    ? { groups: serviceGroups[token.clientId] }
+    : undefined),
   // Refresh tokens for every client allowed the grant, without requiring offline_access.
   issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
   rotateRefreshToken: true,

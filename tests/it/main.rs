@@ -15,6 +15,7 @@ mod flow;
 mod harness;
 mod ingress;
 mod logout;
+mod machine;
 mod recipes;
 mod refresh;
 mod startup;
