@@ -29,6 +29,9 @@ pub enum ProxyKind {
     Nginx,
 }
 
+/// The header of a 401 that carries the login URL for single-page apps.
+pub const LOGIN_HEADER: HeaderName = HeaderName::from_static("x-sidegate-login");
+
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -137,6 +140,14 @@ pub async fn auth<S: SessionStore>(
         Decision::Unauthenticated => {
             let mut r = empty(StatusCode::UNAUTHORIZED);
             r.headers_mut().insert(WWW_AUTHENTICATE, bearer_challenge());
+            // Where a single-page app can send the person to log in (it may swap `rd`).
+            let return_to = request.url();
+            if crate::redirect::validate(&return_to, &app.config.allowed_redirect_domains).is_ok() {
+                r.headers_mut().insert(
+                    LOGIN_HEADER,
+                    upstream::header_value(&start_url(&app, &return_to)),
+                );
+            }
             r
         }
         Decision::Forbidden { reason } => {

@@ -360,3 +360,96 @@ async fn memory_store_json_logs_never_contain_secrets() {
         "{log}"
     );
 }
+
+/// DESIGN's table for requests without a session, row by row through a real proxy: only
+/// top-level GET/HEAD navigations are redirected; everything else gets 401 with the login
+/// URL in `X-Sidegate-Login` for single-page apps.
+async fn decision_table(proxy: ProxyKind) {
+    let s = stack(Options {
+        proxy,
+        ..Options::default()
+    })
+    .await;
+    let url = s.app("/page?x=1");
+    let rd: String = url::form_urlencoded::byte_serialize(url.as_bytes()).collect();
+    let login = s.auth(&format!("/start?rd={rd}"));
+    let html = "text/html,application/xhtml+xml,*/*;q=0.8";
+    let rows: &[(&str, &[(&str, &str)], u16)] = &[
+        (
+            "GET",
+            &[("sec-fetch-mode", "navigate"), ("accept", html)],
+            302,
+        ),
+        (
+            "HEAD",
+            &[("sec-fetch-mode", "navigate"), ("accept", html)],
+            302,
+        ),
+        ("GET", &[("accept", html)], 302),
+        ("GET", &[("sec-fetch-mode", "cors"), ("accept", "*/*")], 401),
+        ("GET", &[("sec-fetch-mode", "websocket")], 401),
+        (
+            "GET",
+            &[
+                ("upgrade", "websocket"),
+                ("connection", "Upgrade"),
+                ("sec-websocket-version", "13"),
+                ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ],
+            401,
+        ),
+        ("GET", &[("accept", "application/json")], 401),
+        (
+            "POST",
+            &[
+                ("content-type", "application/grpc"),
+                ("accept", "application/grpc"),
+            ],
+            401,
+        ),
+        (
+            "POST",
+            &[("sec-fetch-mode", "navigate"), ("accept", html)],
+            401,
+        ),
+        ("GET", &[], 401),
+    ];
+    let b = Browser::new(s.port);
+    for (method, headers, want) in rows {
+        let mut req = b.client.request(method.parse().unwrap(), &url);
+        for (k, v) in *headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), *want, "{proxy:?} {method} {headers:?}");
+        let h = r.headers();
+        if *want == 302 {
+            assert_eq!(
+                h["location"],
+                login.as_str(),
+                "{proxy:?} {method} {headers:?}"
+            );
+        } else {
+            assert!(
+                h.get("location").is_none(),
+                "{proxy:?} {method} {headers:?}: a 401 with a Location"
+            );
+            assert_eq!(
+                h.get("x-sidegate-login").map(|v| v.to_str().unwrap()),
+                Some(login.as_str()),
+                "{proxy:?} {method} {headers:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decision_table_through_nginx_traefik_and_caddy() {
+    for proxy in [
+        ProxyKind::Nginx("sidegate.conf"),
+        ProxyKind::Traefik,
+        ProxyKind::Caddy,
+    ] {
+        decision_table(proxy).await;
+    }
+}
