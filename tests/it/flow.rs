@@ -374,7 +374,8 @@ async fn decision_table(proxy: ProxyKind) {
     let rd: String = url::form_urlencoded::byte_serialize(url.as_bytes()).collect();
     let login = s.auth(&format!("/start?rd={rd}"));
     let html = "text/html,application/xhtml+xml,*/*;q=0.8";
-    let rows: &[(&str, &[(&str, &str)], u16)] = &[
+    type Row<'a> = (&'a str, &'a [(&'a str, &'a str)], u16);
+    let rows: &[Row] = &[
         (
             "GET",
             &[("sec-fetch-mode", "navigate"), ("accept", html)],
