@@ -23,6 +23,8 @@ pub struct App<S> {
     pub needed_claims: Vec<String>,
     /// Minted upstream JWTs per (ticket id, app): the header value and when to mint anew.
     pub jwt_cache: moka::sync::Cache<(String, String), (http::HeaderValue, u64)>,
+    /// Where API keys are kept, if anywhere.
+    pub apikeys: Option<crate::apikey::Backend<S>>,
     /// One async mutex per session being refreshed in this process.
     pub refresh_gates: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
     http: reqwest::Client,
@@ -37,6 +39,11 @@ impl<S: SessionStore> App<S> {
     /// [`IdpError`] when the HTTP client cannot be built.
     pub fn new(config: Config, store: S, clock: Arc<dyn Clock>) -> Result<Arc<Self>, IdpError> {
         let keys = Keys::derive(config.cookie_secret.expose());
+        let apikeys = match (&config.redis_url, &config.apikeys_file) {
+            (Some(_), _) => Some(crate::apikey::Backend::Store(store.clone())),
+            (None, Some(file)) => Some(crate::apikey::Backend::File(file.clone())),
+            (None, None) => None,
+        };
         let sessions = Sessions::new(store, keys.clone(), config.session_idle_timeout);
         let needed_claims = config.profiles.needed_claims().to_vec();
         Ok(Arc::new(Self {
@@ -46,6 +53,7 @@ impl<S: SessionStore> App<S> {
             keys,
             clock,
             needed_claims,
+            apikeys,
             jwt_cache: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(3600))

@@ -100,6 +100,10 @@ pub struct Config {
     pub admin_token: Option<Secret<String>>,
     /// Whether `/logout` also ends the session at the IdP (RP-initiated logout).
     pub logout_at_idp: bool,
+    /// Where API keys live without Redis (`SIDEGATE_APIKEYS_FILE`).
+    pub apikeys_file: Option<std::path::PathBuf>,
+    /// A header API keys may come in besides `Authorization: Bearer` (`SIDEGATE_APIKEY_HEADER`).
+    pub apikey_header: Option<HeaderName>,
     /// `SIDEGATE_APPS_FILE`, if set.
     pub apps_file: Option<std::path::PathBuf>,
     /// App profiles (the implicit default one when no apps file is set).
@@ -163,6 +167,8 @@ struct RawConfig {
     admin_token: Option<String>,
     admin_token_file: Option<String>,
     token_refresh_before: Option<String>,
+    apikeys_file: Option<String>,
+    apikey_header: Option<String>,
     claims_refresh_interval: Option<String>,
     logout_at_idp: Option<String>,
 }
@@ -204,6 +210,8 @@ pub const KNOWN: &[&str] = &[
     "ADMIN_TOKEN_FILE",
     "LOGOUT_AT_IDP",
     "TOKEN_REFRESH_BEFORE",
+    "APIKEYS_FILE",
+    "APIKEY_HEADER",
     "CLAIMS_REFRESH_INTERVAL",
 ];
 

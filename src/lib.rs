@@ -18,6 +18,7 @@
 //! - [`token`]: minting upstream JWTs and publishing their keys (jsonwebtoken).
 //! - [`logout`]: verifying back-channel logout tokens (jsonwebtoken).
 //! - [`refresh`]: one token refresh per session at a time across instances.
+//! - [`apikey`]: API keys for automation, stored only as keyed hashes.
 //! - [`app`]: the shared state handed to handlers, and background IdP discovery.
 //! - `http/`: warp routes (`mod.rs`), extraction filters, handlers and HTML pages; the only
 //!   module that imports warp.
@@ -25,6 +26,7 @@
 //! `decision`, `forwarded`, `redirect`, `claims`, `upstream` and `cookies` do no I/O and read
 //! no clock or randomness, so they are table-tested.
 
+pub mod apikey;
 pub mod app;
 pub mod claims;
 pub mod clock;

@@ -111,6 +111,126 @@ async fn revoke_sessions(config: &Config) -> ExitCode {
     }
 }
 
+const APIKEY_USAGE: &str =
+    "usage: sidegate apikey create --name <name> --profile <app> [--groups a,b] [--expires 90d]
+       sidegate apikey list
+       sidegate apikey revoke --name <name>";
+
+/// `sidegate apikey create|list|revoke`: manage API keys in Redis (or SIDEGATE_APIKEYS_FILE).
+async fn apikey_command(config: &Config) -> ExitCode {
+    use sidegate::apikey::{self, Backend, Record};
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let backend: Backend<sidegate::session::RedisStore> = match (
+        &config.redis_url,
+        &config.apikeys_file,
+    ) {
+        (Some(url), _) => match sidegate::session::RedisStore::new(url.expose()) {
+            Ok(s) => Backend::Store(s),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        },
+        (None, Some(file)) => Backend::File(file.clone()),
+        (None, None) => {
+            eprintln!("API keys need somewhere to live: set SIDEGATE_REDIS_URL (shared by every instance) or SIDEGATE_APIKEYS_FILE");
+            return ExitCode::from(2);
+        }
+    };
+    let now = sidegate::clock::Clock::now(&sidegate::clock::SystemClock);
+    let keys = sidegate::session::Keys::derive(config.cookie_secret.expose());
+    let result = match args.first().map(String::as_str) {
+        Some("create") => {
+            let (Some(name), Some(profile)) = (flag("--name"), flag("--profile")) else {
+                eprintln!("{APIKEY_USAGE}");
+                return ExitCode::from(2);
+            };
+            if config.profiles.get(Some(&profile)).is_none() {
+                eprintln!("--profile: there is no app profile `{profile}` in SIDEGATE_APPS_FILE");
+                return ExitCode::from(2);
+            }
+            let expires_at = match flag("--expires").map(|e| humantime::parse_duration(&e)) {
+                None => None,
+                Some(Ok(d)) => Some(now.saturating_add(d.as_secs())),
+                Some(Err(_)) => {
+                    eprintln!("--expires: not a duration such as 90d or 12h");
+                    return ExitCode::from(2);
+                }
+            };
+            let Ok((key, id, secret)) = apikey::generate() else {
+                eprintln!("no randomness available");
+                return ExitCode::from(1);
+            };
+            let groups = flag("--groups")
+                .map(|g| {
+                    g.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let record = Record {
+                id,
+                name: name.clone(),
+                profile,
+                groups,
+                hash: apikey::hash(keys.apikey(), &secret),
+                created_at: now,
+                expires_at,
+                last_used_at: None,
+            };
+            backend.put(&record, now).await.map(|()| {
+                println!("{key}");
+                eprintln!("API key `{name}` created. It is shown only this once; send it as `Authorization: Bearer <key>`.");
+            })
+        }
+        Some("list") => backend.list().await.map(|records| {
+            println!(
+                "{:<20} {:<16} {:<24} {:<12} last used",
+                "name", "app", "groups", "expires"
+            );
+            for r in records {
+                let fmt = |t: Option<u64>| t.map_or("never".to_owned(), |t| t.to_string());
+                println!(
+                    "{:<20} {:<16} {:<24} {:<12} {}",
+                    r.name,
+                    r.profile,
+                    r.groups.join(","),
+                    fmt(r.expires_at),
+                    fmt(r.last_used_at)
+                );
+            }
+        }),
+        Some("revoke") => {
+            let Some(name) = flag("--name") else {
+                eprintln!("{APIKEY_USAGE}");
+                return ExitCode::from(2);
+            };
+            backend
+                .revoke(&name)
+                .await
+                .map(|n| println!("revoked {n} API key(s) named {name}"))
+        }
+        _ => {
+            eprintln!("{APIKEY_USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}; check that Redis (or the keys file) is reachable");
+            ExitCode::from(1)
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let command = std::env::args().nth(1);
@@ -126,6 +246,7 @@ async fn main() -> ExitCode {
     };
     match command.as_deref() {
         Some("sessions") => return revoke_sessions(&config).await,
+        Some("apikey") => return apikey_command(&config).await,
         Some("check-config") => {
             for w in &warnings {
                 eprintln!("warning: {w}");

@@ -127,6 +127,18 @@ pub(super) fn validate(
         Duration::ZERO,
         &mut p,
     );
+    let apikeys_file = raw
+        .apikeys_file
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(std::path::PathBuf::from);
+    let apikey_header = raw
+        .apikey_header
+        .as_deref()
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .and_then(|h| super::header_name("SIDEGATE_APIKEY_HEADER", h, &mut p));
     let logout_at_idp = parse_bool(
         raw.logout_at_idp.as_deref(),
         "SIDEGATE_LOGOUT_AT_IDP",
@@ -209,6 +221,8 @@ pub(super) fn validate(
             apps_file,
             admin_token,
             logout_at_idp,
+            apikeys_file,
+            apikey_header,
             token_refresh_before,
             claims_refresh_interval: (!claims_refresh.is_zero()).then_some(claims_refresh),
             profiles: Arc::new(profiles),

@@ -54,24 +54,36 @@ pub async fn auth<S: SessionStore>(
         .profiles
         .get(app_name.as_deref())
         .ok_or_else(|| Bodyless(Error::UnknownApp(app_name.clone().unwrap_or_default())))?;
+    let refused = |what: &str, reason: &str| {
+        tracing::warn!(app = %profile.name, reason, "{what} refused");
+        let mut r = empty(StatusCode::UNAUTHORIZED);
+        r.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"sidegate\", error=\"invalid_token\""),
+        );
+        r
+    };
+    // Who is asking: an API key, an IdP bearer token (profiles that accept them), or the
+    // session cookie. All three then meet the same rules, headers and credential.
     let bearer = profile
         .bearer_audience
         .as_deref()
         .zip(bearer_token(&headers));
-    let mut session = match bearer {
-        Some((audience, token)) => match verify_bearer(&app, token, audience).await {
+    let mut session = if let Some(key) = apikey(&app, &headers) {
+        match verify_apikey(&app, profile, key)
+            .await
+            .map_err(|e| Bodyless(Error::Store(e)))?
+        {
+            Ok(s) => Some((s.sub.clone(), s)),
+            Err(reason) => return Ok(refused("API key", reason)),
+        }
+    } else if let Some((audience, token)) = bearer {
+        match verify_bearer(&app, token, audience).await {
             Ok(s) => Some((format!("bearer:{}:{}", s.sub, s.expires_at), s)),
-            Err(reason) => {
-                tracing::warn!(app = %profile.name, reason, "bearer token refused");
-                let mut r = empty(StatusCode::UNAUTHORIZED);
-                r.headers_mut().insert(
-                    WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"sidegate\", error=\"invalid_token\""),
-                );
-                return Ok(r);
-            }
-        },
-        None => cookie_session(&app, profile, &headers).await?,
+            Err(reason) => return Ok(refused("bearer token", reason)),
+        }
+    } else {
+        cookie_session(&app, profile, &headers).await?
     };
     let now = app.clock.now();
     // A session made before this profile needed the user's token cannot serve it: log in again.
@@ -229,6 +241,71 @@ async fn verify_bearer<S: SessionStore>(
         access_token: Some(token.to_owned()),
         ..Session::default()
     })
+}
+
+/// An API key in `Authorization: Bearer sgk_…` or the configured header.
+fn apikey<'a, S>(app: &App<S>, headers: &'a HeaderMap) -> Option<&'a str> {
+    let from_bearer = header_str(headers, "authorization")
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, key)| {
+            scheme.eq_ignore_ascii_case("bearer") && key.trim().starts_with("sgk_")
+        })
+        .map(|(_, key)| key.trim());
+    let from_header = app
+        .config
+        .apikey_header
+        .as_ref()
+        .and_then(|h| headers.get(h))
+        .and_then(|v| v.to_str().ok());
+    from_bearer.or(from_header.map(str::trim))
+}
+
+/// An API key checked against its stored hash, expiry and profile; the identity it stands for.
+async fn verify_apikey<S: SessionStore>(
+    app: &App<S>,
+    profile: &Profile,
+    key: &str,
+) -> Result<Result<Session, &'static str>, crate::session::StoreError> {
+    let Some((id, secret)) = crate::apikey::parse(key) else {
+        return Ok(Err("not an API key (malformed)"));
+    };
+    let Some(backend) = &app.apikeys else {
+        return Ok(Err(
+            "API keys are not enabled (set SIDEGATE_REDIS_URL or SIDEGATE_APIKEYS_FILE)",
+        ));
+    };
+    let now = app.clock.now();
+    let Some(mut record) = backend
+        .get(id)
+        .await?
+        .filter(|r| crate::apikey::matches(app.keys.apikey(), secret, r))
+    else {
+        return Ok(Err("unknown or revoked API key"));
+    };
+    if record.expires_at.is_some_and(|e| e <= now) {
+        return Ok(Err("the API key has expired"));
+    }
+    if record.profile != profile.name {
+        return Ok(Err("the API key is for another app"));
+    }
+    if record.last_used_at.is_none_or(|t| now >= t + 60) {
+        record.last_used_at = Some(now);
+        backend.put(&record, now).await?;
+    }
+    let claims = serde_json::json!({"sub": format!("apikey:{}", record.name), "preferred_username": record.name, "groups": record.groups});
+    Ok(Ok(Session {
+        sub: format!("apikey:{}", record.name),
+        claims: claims
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, _)| app.needed_claims.contains(k) || k == "sub")
+            .collect(),
+        created_at: now,
+        expires_at: now + 60,
+        ..Session::default()
+    }))
 }
 
 /// The session lacks what the profile's credential needs (the user's token).

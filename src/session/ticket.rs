@@ -90,6 +90,7 @@ impl Ticket {
 pub struct Keys {
     ticket: [u8; 32],
     index: [u8; 32],
+    apikey: [u8; 32],
     jar: cookie::Key,
 }
 
@@ -112,8 +113,14 @@ impl Keys {
         Self {
             ticket: derive(cookie_secret, None, "sidegate/v1/ticket"),
             index: derive(cookie_secret, None, "sidegate/v1/index"),
+            apikey: derive(cookie_secret, None, "sidegate/v1/apikey"),
             jar: cookie::Key::from(&jar),
         }
+    }
+
+    /// The key under which API-key secrets are hashed.
+    pub fn apikey(&self) -> &[u8; 32] {
+        &self.apikey
     }
 
     /// The key of the encrypted login-state cookie jar.

@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod apikeys;
 mod browser;
 mod cli;
 mod deploy;
