@@ -76,7 +76,8 @@ pub fn generate() -> Result<(String, String, String), getrandom::Error> {
 /// Splits a presented key into id and secret; `None` if it is not shaped like one.
 pub fn parse(key: &str) -> Option<(&str, &str)> {
     let rest = key.strip_prefix(PREFIX)?;
-    let (id, secret) = rest.split_once('_')?;
+    // base64url may itself contain `_`: split by position, not by the separator.
+    let (id, secret) = (rest.get(..22)?, rest.get(22..)?.strip_prefix('_')?);
     let ok = |s: &str, n: usize| {
         s.len() == n
             && s.bytes()
@@ -206,6 +207,18 @@ impl<S: SessionStore> Backend<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_and_secrets_with_underscores_parse() {
+        let id = "ab_cd-ef_gh_ij_kl_mn_o";
+        let secret = "_".repeat(43);
+        let key = format!("sgk_{id}_{secret}");
+        assert_eq!(parse(&key), Some((id, secret.as_str())));
+        for _ in 0..200 {
+            let (key, id, secret) = generate().unwrap();
+            assert_eq!(parse(&key), Some((id.as_str(), secret.as_str())), "{key}");
+        }
+    }
 
     #[test]
     fn keys_parse_and_hash_verify_in_constant_time() {
