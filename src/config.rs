@@ -14,6 +14,7 @@ use url::Url;
 use crate::claims::ClaimPath;
 use crate::upstream::HeaderRule;
 
+mod headers;
 mod parse;
 
 /// A secret value: its `Debug` and `Display` never show it.

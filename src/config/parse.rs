@@ -6,13 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::HeaderName;
 use ipnet::IpNet;
 use url::Url;
 
-use super::{header_name, Config, ConfigErrors, CookieSettings, LogFormat, RawConfig, Secret};
+use super::headers::parse_headers;
+use super::{Config, ConfigErrors, CookieSettings, LogFormat, RawConfig, Secret};
 use crate::claims::ClaimPath;
-use crate::upstream::HeaderRule;
 
 const GENERATE: &str = "generate one with: openssl rand -base64 48";
 
@@ -462,109 +461,4 @@ fn parse_cidrs(v: &str, p: &mut Vec<String>) -> Vec<IpNet> {
         }
     }
     out
-}
-
-/// The identity headers: four standard ones (each renamable, or dropped with an empty
-/// header name) plus `SIDEGATE_EXTRA_HEADERS` (`Header=claim.path,…`).
-fn parse_headers(raw: &RawConfig, p: &mut Vec<String>) -> Vec<HeaderRule> {
-    let sep = raw.groups_separator.clone().unwrap_or_else(|| ",".into());
-    let standard = [
-        (
-            "USER",
-            &raw.user_header,
-            "X-Forwarded-User",
-            &raw.user_claim,
-            "preferred_username",
-        ),
-        (
-            "EMAIL",
-            &raw.email_header,
-            "X-Forwarded-Email",
-            &raw.email_claim,
-            "email",
-        ),
-        (
-            "GROUPS",
-            &raw.groups_header,
-            "X-Forwarded-Groups",
-            &raw.groups_claim,
-            "groups",
-        ),
-        (
-            "PREFERRED_USERNAME",
-            &raw.preferred_username_header,
-            "X-Forwarded-Preferred-Username",
-            &raw.preferred_username_claim,
-            "preferred_username",
-        ),
-    ];
-    let mut rules = Vec::new();
-    for (key, header, default_header, claim, default_claim) in standard {
-        let header = header.as_deref().unwrap_or(default_header);
-        if header.trim().is_empty() {
-            continue; // dropped on purpose
-        }
-        let claim_var = format!("SIDEGATE_{key}_CLAIM");
-        let claim = claim.as_deref().unwrap_or(default_claim);
-        let (Some(name), Some(path)) = (
-            header_name(&format!("SIDEGATE_{key}_HEADER"), header, p),
-            claim_path(&claim_var, claim, p),
-        ) else {
-            continue;
-        };
-        let mut claims = vec![path];
-        // The user header always falls back to `sub`, which every ID token has.
-        if key == "USER" && claims.iter().all(|c| c.as_str() != "sub") {
-            claims.extend(ClaimPath::parse("sub"));
-        }
-        rules.push(HeaderRule {
-            name,
-            claims,
-            separator: sep.clone(),
-        });
-    }
-    for entry in raw
-        .extra_headers
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let Some((h, c)) = entry.split_once('=') else {
-            p.push(format!("SIDEGATE_EXTRA_HEADERS: `{entry}` is not Header=claim, e.g. X-Roles=realm_access.roles"));
-            continue;
-        };
-        if let (Some(name), Some(path)) = (
-            header_name("SIDEGATE_EXTRA_HEADERS", h, p),
-            claim_path("SIDEGATE_EXTRA_HEADERS", c, p),
-        ) {
-            rules.push(HeaderRule {
-                name,
-                claims: vec![path],
-                separator: sep.clone(),
-            });
-        }
-    }
-    let mut seen: Vec<&HeaderName> = Vec::new();
-    for r in &rules {
-        if seen.contains(&&r.name) {
-            p.push(format!(
-                "identity headers: `{}` is configured twice; give each header one source",
-                r.name
-            ));
-        }
-        seen.push(&r.name);
-    }
-    rules
-}
-
-fn claim_path(var: &str, raw: &str, p: &mut Vec<String>) -> Option<ClaimPath> {
-    let path = ClaimPath::parse(raw);
-    if path.is_none() {
-        p.push(format!(
-            "{var}: `{raw}` is not a claim name or dot path such as realm_access.roles"
-        ));
-    }
-    path
 }
