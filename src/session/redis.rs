@@ -49,6 +49,28 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// `SET key value NX PX ttl`: whether this call set it.
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn().await?;
+        let set: Option<String> = redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(ms(ttl))
+            .query_async(&mut c)
+            .await
+            .map_err(fail)?;
+        Ok(set.is_some())
+    }
+}
+
 fn session_key(id: &str) -> String {
     format!("{PREFIX}s:{id}")
 }
@@ -130,31 +152,13 @@ impl SessionStore for RedisStore {
     }
 
     async fn claim_once(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let mut c = self.conn().await?;
-        let set: Option<String> = redis::cmd("SET")
-            .arg(format!("{PREFIX}c:{key}"))
-            .arg(1)
-            .arg("NX")
-            .arg("PX")
-            .arg(ms(ttl))
-            .query_async(&mut c)
+        self.set_if_absent(&format!("{PREFIX}c:{key}"), "1", ttl)
             .await
-            .map_err(fail)?;
-        Ok(set.is_some())
     }
 
     async fn lock(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let mut c = self.conn().await?;
-        let set: Option<String> = redis::cmd("SET")
-            .arg(format!("{PREFIX}l:{key}"))
-            .arg(owner)
-            .arg("NX")
-            .arg("PX")
-            .arg(ms(ttl))
-            .query_async(&mut c)
+        self.set_if_absent(&format!("{PREFIX}l:{key}"), owner, ttl)
             .await
-            .map_err(fail)?;
-        Ok(set.is_some())
     }
 
     async fn renew(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
