@@ -61,7 +61,7 @@ async fn idp_down_at_startup_then_up() {
     );
 
     let _idp = Idp::start_on(idp_port, &[format!("{public}/callback")], &[]).await;
-    eventually_ready(&base, Duration::from_secs(20)).await;
+    eventually_ready(&base, Duration::from_secs(60)).await;
     let r = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -104,7 +104,7 @@ async fn redis_down_fails_closed_then_recovers() {
     );
 
     let _redis = RedisServer::start_on(redis_port).await;
-    eventually_ready(&base, Duration::from_secs(20)).await;
+    eventually_ready(&base, Duration::from_secs(60)).await;
     assert_eq!(
         status(&format!("{base}/auth")).await,
         StatusCode::UNAUTHORIZED

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::process::Command;
-use std::time::Duration;
 
 use super::{free_port, program, repo, Proc};
 
@@ -22,7 +21,7 @@ impl DemoApp {
             .arg(logout_url);
         let mut proc = Proc::spawn("demo-app", tempfile::tempdir().unwrap(), cmd);
         let url = format!("http://127.0.0.1:{port}/");
-        proc.wait_until(Duration::from_secs(10), || {
+        proc.wait_until(super::STARTUP_LIMIT, || {
             let url = url.clone();
             async move { reqwest::get(&url).await.is_ok() }
         })

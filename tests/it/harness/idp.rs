@@ -2,7 +2,6 @@
 //! random loopback port, with users alice (admins, staff), bob (staff) and carol (none).
 
 use std::process::Command;
-use std::time::Duration;
 
 use super::{free_port, program, repo, Proc};
 
@@ -61,9 +60,10 @@ impl Idp {
         }
         let mut proc = Proc::spawn("idp", dir, cmd);
         let url = format!("http://127.0.0.1:{port}/.well-known/openid-configuration");
-        proc.wait_until(Duration::from_secs(20), || {
-            let url = url.clone();
-            async move { matches!(reqwest::get(&url).await, Ok(r) if r.status() == 200) }
+        let client = reqwest::Client::new();
+        proc.wait_until(super::STARTUP_LIMIT, || {
+            let (client, url) = (client.clone(), url.clone());
+            async move { super::answers_200(&client, &url).await }
         })
         .await;
         Idp { port, proc }

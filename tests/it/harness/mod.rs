@@ -65,6 +65,18 @@ pub fn program(name: &str, install: &str) -> PathBuf {
     panic!("`{name}` is not installed (nor set in {var}). Install it with: {install}  (or run `make test`, which installs everything)");
 }
 
+/// How long a component may take to become ready. Generous on purpose: CI machines have two
+/// cores shared by several stacks at once, and a wait returns as soon as the component is up.
+pub const STARTUP_LIMIT: Duration = Duration::from_secs(90);
+
+/// A readiness probe: true when `url` answers 200 within two seconds.
+pub async fn answers_200(client: &reqwest::Client, url: &str) -> bool {
+    matches!(
+        client.get(url).timeout(Duration::from_secs(2)).send().await,
+        Ok(r) if r.status() == 200
+    )
+}
+
 /// A child process with its own temp dir and log, killed and reaped on drop.
 pub struct Proc {
     pub name: &'static str,
@@ -109,14 +121,19 @@ impl Proc {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let deadline = Instant::now() + limit;
+        let started = Instant::now();
         loop {
             self.assert_running();
             if ready().await {
                 return;
             }
-            if Instant::now() > deadline {
-                panic!("{} not ready after {limit:?}:\n{}", self.name, self.log());
+            if started.elapsed() > limit {
+                panic!(
+                    "{} still running but not ready after {:?}:\n{}",
+                    self.name,
+                    started.elapsed(),
+                    self.log()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -181,9 +198,9 @@ pub async fn wait_for_route(proc: &mut Proc, port: u16, host: &str) {
         .build()
         .unwrap();
     let url = format!("http://{host}:{port}/healthz");
-    proc.wait_until(Duration::from_secs(20), || {
+    proc.wait_until(STARTUP_LIMIT, || {
         let (client, url) = (client.clone(), url.clone());
-        async move { matches!(client.get(&url).send().await, Ok(r) if r.status() == 200) }
+        async move { answers_200(&client, &url).await }
     })
     .await;
 }

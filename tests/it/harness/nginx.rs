@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::process::Command;
-use std::time::Duration;
 
 use super::{example, free_port, program, write, Proc};
 
@@ -78,7 +77,7 @@ impl Nginx {
             .arg("-p")
             .arg(dir.path());
         let mut proc = Proc::spawn("nginx", dir, cmd);
-        proc.wait_until(Duration::from_secs(10), || async move {
+        proc.wait_until(super::STARTUP_LIMIT, || async move {
             tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()

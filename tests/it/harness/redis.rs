@@ -1,7 +1,6 @@
 //! A real `redis-server` on a random loopback port.
 
 use std::process::Command;
-use std::time::Duration;
 
 use super::{free_port, program, Proc};
 
@@ -35,7 +34,7 @@ impl RedisServer {
         .arg(dir.path());
         let mut proc = Proc::spawn("redis", dir, cmd);
         let url = format!("redis://127.0.0.1:{port}/");
-        proc.wait_until(Duration::from_secs(10), || {
+        proc.wait_until(super::STARTUP_LIMIT, || {
             let url = url.clone();
             async move {
                 let Ok(client) = redis::Client::open(url) else {

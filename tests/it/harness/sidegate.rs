@@ -73,14 +73,17 @@ impl Sidegate {
     /// Waits until `/readyz` answers 200 (store reachable, IdP metadata loaded).
     pub async fn wait_ready(&self) {
         let url = format!("http://{}/readyz", self.addr);
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = reqwest::Client::new();
+        let started = Instant::now();
         loop {
-            if let Ok(r) = reqwest::get(&url).await {
-                if r.status() == 200 {
-                    return;
-                }
+            if super::answers_200(&client, &url).await {
+                return;
             }
-            assert!(Instant::now() < deadline, "sidegate not ready after 20 s");
+            assert!(
+                started.elapsed() < super::STARTUP_LIMIT,
+                "sidegate not ready after {:?}",
+                started.elapsed()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -122,9 +125,10 @@ impl SidegateProcess {
             .env("SIDEGATE_LISTEN", addr.to_string());
         let mut proc = super::Proc::spawn("sidegate", tempfile::tempdir().unwrap(), cmd);
         let url = format!("http://{addr}/readyz");
-        proc.wait_until(Duration::from_secs(20), || {
-            let url = url.clone();
-            async move { matches!(reqwest::get(&url).await, Ok(r) if r.status() == 200) }
+        let client = reqwest::Client::new();
+        proc.wait_until(super::STARTUP_LIMIT, || {
+            let (client, url) = (client.clone(), url.clone());
+            async move { super::answers_200(&client, &url).await }
         })
         .await;
         SidegateProcess { addr, proc }
