@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::oidc::{self, IdpError, Provider};
-use crate::session::{Keys, SessionStore, Sessions};
+use crate::session::{Keys, SessionCache, SessionStore, Sessions};
 
 /// Shared state: configuration, sessions, keys, clock and the discovered IdP.
 pub struct App<S> {
@@ -33,18 +33,28 @@ pub struct App<S> {
 }
 
 impl<S: SessionStore> App<S> {
-    /// Builds the shared state; the IdP is discovered later by [`keep_discovering`].
+    /// Builds the shared state, with a session cache in front of the store when given (its
+    /// invalidations are the caller's to feed); the IdP is discovered later by
+    /// [`keep_discovering`].
     ///
     /// # Errors
     /// [`IdpError`] when the HTTP client cannot be built.
-    pub fn new(config: Config, store: S, clock: Arc<dyn Clock>) -> Result<Arc<Self>, IdpError> {
+    pub fn new(
+        config: Config,
+        store: S,
+        cache: Option<Arc<SessionCache>>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, IdpError> {
         let keys = Keys::derive(config.cookie_secret.expose());
         let apikeys = match (&config.redis_url, &config.apikeys_file) {
             (Some(_), _) => Some(crate::apikey::Backend::Store(store.clone())),
             (None, Some(file)) => Some(crate::apikey::Backend::File(file.clone())),
             (None, None) => None,
         };
-        let sessions = Sessions::new(store, keys.clone(), config.session_idle_timeout);
+        let mut sessions = Sessions::new(store, keys.clone(), config.session_idle_timeout);
+        if let Some(cache) = cache {
+            sessions = sessions.with_cache(cache);
+        }
         let needed_claims = config.profiles.needed_claims().to_vec();
         Ok(Arc::new(Self {
             http: oidc::http_client()?,

@@ -85,6 +85,8 @@ pub struct Config {
     pub session_lifetime: Duration,
     /// Idle timeout; `None` when switched off.
     pub session_idle_timeout: Option<Duration>,
+    /// How long a session read from Redis may be reused in-process; `None` when off.
+    pub session_cache_ttl: Option<Duration>,
     /// Peers whose forwarded headers are believed.
     pub trusted_proxies: Vec<IpNet>,
     /// Tracing filter.
@@ -151,6 +153,7 @@ struct RawConfig {
     redis_url_file: Option<String>,
     session_lifetime: Option<String>,
     session_idle_timeout: Option<String>,
+    session_cache_ttl: Option<String>,
     trusted_proxies: Option<String>,
     log: Option<String>,
     log_format: Option<String>,
@@ -193,6 +196,7 @@ pub const KNOWN: &[&str] = &[
     "REDIS_URL_FILE",
     "SESSION_LIFETIME",
     "SESSION_IDLE_TIMEOUT",
+    "SESSION_CACHE_TTL",
     "TRUSTED_PROXIES",
     "LOG",
     "LOG_FORMAT",
@@ -315,6 +319,12 @@ impl Config {
                 humantime::format_duration(self.session_lifetime).to_string(),
             ),
             ("SESSION_IDLE_TIMEOUT", idle),
+            (
+                "SESSION_CACHE_TTL",
+                self.session_cache_ttl.map_or("off".to_owned(), |d| {
+                    humantime::format_duration(d).to_string()
+                }),
+            ),
             (
                 "TRUSTED_PROXIES",
                 self.trusted_proxies

@@ -55,7 +55,7 @@ use tokio::net::TcpListener;
 use crate::app::App;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::session::{MemoryStore, RedisStore, SessionStore, StoreError};
+use crate::session::{MemoryStore, RedisStore, SessionCache, SessionStore, StoreError};
 
 /// Serves sidegate on `listener` until `shutdown` completes, with the system clock.
 ///
@@ -83,11 +83,25 @@ pub async fn run_with_clock(
         Some(url) => {
             let store = RedisStore::new(url.expose())?;
             tracing::info!("sessions are kept in Redis");
-            serve(listener, config, store, clock, shutdown).await
+            // Entries live at most half the idle timeout, so an active user's reads still
+            // reach Redis often enough to slide its idle deadline.
+            let ttl = config.session_cache_ttl.map(|ttl| {
+                config
+                    .session_idle_timeout
+                    .map_or(ttl, |idle| ttl.min(idle / 2))
+            });
+            let Some(ttl) = ttl else {
+                return serve(listener, config, store, None, clock, shutdown).await;
+            };
+            let cache = Arc::new(SessionCache::new(ttl));
+            let feed = tokio::spawn(store.clone().feed_invalidations(cache.clone()));
+            let served = serve(listener, config, store, Some(cache), clock, shutdown).await;
+            feed.abort();
+            served
         }
         None => {
             tracing::info!("sessions are kept in memory (set SIDEGATE_REDIS_URL to share them between instances)");
-            serve(listener, config, MemoryStore::new(), clock, shutdown).await
+            serve(listener, config, MemoryStore::new(), None, clock, shutdown).await
         }
     }
 }
@@ -96,10 +110,11 @@ async fn serve<S: SessionStore>(
     listener: TcpListener,
     config: Config,
     store: S,
+    cache: Option<Arc<SessionCache>>,
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StoreError> {
-    let app = App::new(config, store, clock).map_err(|e| StoreError(e.to_string()))?;
+    let app = App::new(config, store, cache, clock).map_err(|e| StoreError(e.to_string()))?;
     let discovery = tokio::spawn(app::keep_discovering(app.clone()));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "sidegate is listening");

@@ -39,7 +39,7 @@ pub async fn ensure_fresh<S: SessionStore>(
         .refresh_gates
         .get_with(ticket.id().to_owned(), Default::default);
     let _in_process = gate.lock().await;
-    let Some(current) = app.sessions.load(ticket).await? else {
+    let Some(current) = app.sessions.load_fresh(ticket).await? else {
         return Ok(None);
     };
     if !due(&current) {
@@ -55,7 +55,7 @@ pub async fn ensure_fresh<S: SessionStore>(
             return Ok(Some(current));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        match app.sessions.load(ticket).await? {
+        match app.sessions.load_fresh(ticket).await? {
             None => return Ok(None),
             Some(s) if !due(&s) => return Ok(Some(s)),
             Some(_) => {}
@@ -75,7 +75,7 @@ async fn refresh_locked<S: SessionStore>(
     due: impl Fn(&Session) -> bool,
 ) -> Result<Option<Session>, StoreError> {
     // Another instance may have finished just before we took the lock.
-    let Some(current) = app.sessions.load(ticket).await? else {
+    let Some(current) = app.sessions.load_fresh(ticket).await? else {
         return Ok(None);
     };
     let Some(refresh_token) = current.refresh_token.clone().filter(|_| due(&current)) else {

@@ -87,6 +87,15 @@ pub(super) fn validate(
     if lifetime.is_zero() {
         p.push("SIDEGATE_SESSION_LIFETIME: must be longer than 0, e.g. 12h".into());
     }
+    let cache_ttl = parse_duration(
+        raw.session_cache_ttl.as_deref(),
+        "SIDEGATE_SESSION_CACHE_TTL",
+        Duration::from_secs(2),
+        &mut p,
+    );
+    if cache_ttl > Duration::from_secs(60) {
+        p.push("SIDEGATE_SESSION_CACHE_TTL: at most 60s (the cache is meant to be short-lived); 2s is plenty, 0 turns it off".into());
+    }
     let trusted = parse_cidrs(
         raw.trusted_proxies
             .as_deref()
@@ -213,6 +222,7 @@ pub(super) fn validate(
             redis_url,
             session_lifetime: lifetime,
             session_idle_timeout: (!idle.is_zero()).then_some(idle),
+            session_cache_ttl: (!cache_ttl.is_zero()).then_some(cache_ttl),
             trusted_proxies: trusted,
             log: raw.log.unwrap_or_else(|| "info".into()),
             log_format,

@@ -71,7 +71,13 @@ fn app() -> Arc<App<MemoryStore>> {
     ];
     let (config, _) =
         Config::from_vars(vars.iter().map(|(k, v)| ((*k).into(), (*v).into()))).unwrap();
-    App::new(config, MemoryStore::new(), Arc::new(FixedClock::new(1_000))).unwrap()
+    App::new(
+        config,
+        MemoryStore::new(),
+        None,
+        Arc::new(FixedClock::new(1_000)),
+    )
+    .unwrap()
 }
 
 fn auth_request(path: &str) -> warp::test::RequestBuilder {

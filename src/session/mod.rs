@@ -12,10 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::claims::Claims;
 
+pub mod cache;
 pub mod memory;
 pub mod redis;
 pub mod ticket;
 
+pub use cache::SessionCache;
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
 pub use ticket::{Keys, Ticket};
@@ -150,6 +152,12 @@ pub trait SessionStore: Clone + Send + Sync + 'static {
         -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Whether the store answers.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Tells every instance sharing the store that session `id` changed or ended, so their
+    /// session caches forget it. Nothing to do for a store only one process uses.
+    fn announce(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = id;
+        async { Ok(()) }
+    }
 }
 
 /// Sessions sealed with their tickets, on top of a store.
@@ -158,12 +166,26 @@ pub struct Sessions<S> {
     store: S,
     keys: Keys,
     idle: Option<Duration>,
+    cache: Option<std::sync::Arc<SessionCache>>,
 }
 
 impl<S: SessionStore> Sessions<S> {
     /// Sessions kept in `store`, sealed with `keys`; `idle` is the idle timeout.
     pub fn new(store: S, keys: Keys, idle: Option<Duration>) -> Self {
-        Self { store, keys, idle }
+        Self {
+            store,
+            keys,
+            idle,
+            cache: None,
+        }
+    }
+
+    /// The same, with a session cache in front of the store for [`load`](Self::load).
+    /// Whoever builds this must feed the cache the store's invalidations.
+    #[must_use]
+    pub fn with_cache(mut self, cache: std::sync::Arc<SessionCache>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// The underlying store.
@@ -203,12 +225,33 @@ impl<S: SessionStore> Sessions<S> {
         Ok(ticket)
     }
 
-    /// The session behind `ticket`, if it exists and opens with the ticket's secret.
-    /// A ticket whose secret does not open the stored value is treated as absent.
+    /// The session behind `ticket`, if it exists and opens with the ticket's secret,
+    /// from the session cache when it has it. A ticket whose secret does not open the
+    /// stored value is treated as absent.
     ///
     /// # Errors
     /// A [`StoreError`] when the store fails.
     pub async fn load(&self, ticket: &Ticket) -> Result<Option<Session>, StoreError> {
+        let Some(cache) = &self.cache else {
+            return self.load_fresh(ticket).await;
+        };
+        if let Some(session) = cache.get(ticket) {
+            return Ok(Some(session));
+        }
+        let epoch = cache.epoch();
+        let loaded = self.load_fresh(ticket).await?;
+        if let Some(session) = &loaded {
+            cache.insert(ticket, session, epoch);
+        }
+        Ok(loaded)
+    }
+
+    /// The session behind `ticket` as the store has it now, bypassing the cache (for
+    /// decisions that must see another instance's last write, such as a token refresh).
+    ///
+    /// # Errors
+    /// A [`StoreError`] when the store fails.
+    pub async fn load_fresh(&self, ticket: &Ticket) -> Result<Option<Session>, StoreError> {
         let Some(sealed) = self.store.get(ticket.id(), self.idle).await? else {
             return Ok(None);
         };
@@ -242,7 +285,16 @@ impl<S: SessionStore> Sessions<S> {
             .seal(ticket, &plain)
             .map_err(|e| StoreError(e.to_string()))?;
         let ttl = self.idle.map_or(remaining, |idle| idle.min(remaining));
-        self.store.put(ticket.id(), sealed, ttl).await
+        self.store.put(ticket.id(), sealed, ttl).await?;
+        self.forget(ticket.id()).await
+    }
+
+    /// Drops session `id` from this instance's cache and tells the other instances to.
+    async fn forget(&self, id: &str) -> Result<(), StoreError> {
+        if let Some(cache) = &self.cache {
+            cache.invalidate(id);
+        }
+        self.store.announce(id).await
     }
 
     /// Ends the session behind `ticket` (only if the ticket opens it).
@@ -250,10 +302,11 @@ impl<S: SessionStore> Sessions<S> {
     /// # Errors
     /// A [`StoreError`] when the store fails.
     pub async fn delete(&self, ticket: &Ticket) -> Result<bool, StoreError> {
-        let Some(session) = self.load(ticket).await? else {
+        let Some(session) = self.load_fresh(ticket).await? else {
             return Ok(false);
         };
         let existed = self.store.delete(ticket.id()).await?;
+        self.forget(ticket.id()).await?;
         self.store
             .index_remove(&self.keys.index_key("sub", &session.sub), ticket.id())
             .await?;
@@ -277,6 +330,7 @@ impl<S: SessionStore> Sessions<S> {
             if self.store.delete(&id).await? {
                 ended += 1;
             }
+            self.forget(&id).await?;
             self.store.index_remove(&index, &id).await?;
         }
         Ok(ended)

@@ -14,6 +14,10 @@ use super::{SessionStore, StoreError};
 
 const PREFIX: &str = "sidegate:";
 const DEADLINE: Duration = Duration::from_secs(2);
+/// The pub/sub channel carrying the ids of sessions that changed or ended.
+const INVALIDATIONS: &str = "sidegate:invalidate";
+/// How often the subscription is checked; a missed answer takes the cache down.
+const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// Sessions in Redis, under `sidegate:s:<id>`; indexes under `sidegate:i:<kind>:<hmac>`.
 #[derive(Clone)]
@@ -197,5 +201,78 @@ impl SessionStore for RedisStore {
             .query_async::<()>(&mut c)
             .await
             .map_err(fail)
+    }
+
+    async fn announce(&self, id: &str) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        c.publish::<_, _, ()>(INVALIDATIONS, id).await.map_err(fail)
+    }
+}
+
+impl RedisStore {
+    /// Feeds `cache` the invalidations every instance announces, for the life of the
+    /// server. The cache serves only while subscribed and answering heartbeats; when the
+    /// subscription drops it is emptied and this reconnects (1 s doubling to 10 s).
+    pub async fn feed_invalidations(self, cache: std::sync::Arc<super::SessionCache>) {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let cause = self.listen(&cache).await;
+            if cache.is_live() {
+                backoff = Duration::from_secs(1);
+            }
+            cache.set_live(false);
+            tracing::warn!(cause = %cause, retry_in = ?backoff,
+                "the session cache is off until sidegate can subscribe to Redis again (every check reads Redis meanwhile)");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    /// One subscription; returns why it ended.
+    async fn listen(&self, cache: &super::SessionCache) -> StoreError {
+        match self.subscribed(cache).await {
+            Ok(never) => match never {},
+            Err(e) => e,
+        }
+    }
+
+    async fn subscribed(
+        &self,
+        cache: &super::SessionCache,
+    ) -> Result<std::convert::Infallible, StoreError> {
+        use futures_util::StreamExt;
+        let mut pubsub = tokio::time::timeout(DEADLINE, self.client.get_async_pubsub())
+            .await
+            .map_err(|_| StoreError("Redis did not answer in time".to_owned()))?
+            .map_err(fail)?;
+        tokio::time::timeout(DEADLINE, pubsub.subscribe(INVALIDATIONS))
+            .await
+            .map_err(|_| StoreError("Redis did not confirm the subscription in time".to_owned()))?
+            .map_err(fail)?;
+        let (mut sink, mut messages) = pubsub.split();
+        cache.set_live(true);
+        tracing::info!("session cache on: subscribed to session invalidations in Redis");
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        loop {
+            tokio::select! {
+                message = messages.next() => {
+                    let Some(message) = message else {
+                        return Err(StoreError("the subscription connection closed".to_owned()));
+                    };
+                    match message.get_payload::<String>() {
+                        Ok(id) => cache.invalidate(&id),
+                        // Unreadable news: forget everything rather than risk a stale entry.
+                        Err(_) => cache.set_live(true),
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    match tokio::time::timeout(HEARTBEAT, sink.ping::<redis::Value>()).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => return Err(fail(e)),
+                        Err(_) => return Err(StoreError("Redis did not answer a heartbeat in time".to_owned())),
+                    }
+                }
+            }
+        }
     }
 }

@@ -79,6 +79,13 @@ impl Ticket {
         &self.id
     }
 
+    /// A digest of the secret, to tell whether two tickets carry the same one without
+    /// keeping the secret itself (the session cache).
+    pub fn fingerprint(&self) -> [u8; 32] {
+        use sha2::Digest;
+        Sha256::digest(self.secret).into()
+    }
+
     /// The cookie value.
     pub fn to_cookie_value(&self) -> String {
         format!("{}.{}", self.id, URL_SAFE_NO_PAD.encode(self.secret))

@@ -1,6 +1,7 @@
 //! Ending sessions, against the real OpenID Provider and three sidegate instances sharing
 //! one Redis: RP-initiated logout, back-channel logout (with replay refused), sign out
-//! everywhere, the operator endpoint and CLI, and idle/absolute lifetimes.
+//! everywhere, the operator endpoint and CLI, and idle/absolute lifetimes; and the session
+//! cache: used, invalidated on every instance within 100 ms, off when Redis is gone.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -65,6 +66,38 @@ impl Cluster {
         let r = b.navigate(&callback).await;
         assert_eq!(location(&r), self.app("/"));
         b.cookie(&self.app("/"), "_sidegate").unwrap()
+    }
+
+    /// Polls until every instance refuses `cookie` (401), failing unless that happens
+    /// within `limit`. The session caches hold the session for a minute in these tests,
+    /// so a quick refusal everywhere can only come from their invalidation.
+    async fn refused_within(&self, cookie: &str, limit: Duration, what: &str) {
+        let start = Instant::now();
+        loop {
+            let statuses = self.statuses(cookie).await;
+            if statuses == [401, 401, 401] {
+                return;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "{what}: still {statuses:?} after {:?}",
+                start.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// How many session reads (GETEX) Redis has served.
+    async fn redis_reads(&self) -> u64 {
+        let client = redis::Client::open(self.redis.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let re = regex::Regex::new(r"cmdstat_getex:calls=(\d+)").unwrap();
+        re.captures(&info).map_or(0, |c| c[1].parse().unwrap())
     }
 
     async fn idp_stat(&self, name: &str) -> u64 {
@@ -189,7 +222,8 @@ async fn cluster(extra: &[(&str, &str)]) -> Cluster {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_everywhere_rp_initiated_back_channel_and_operator() {
-    let c = cluster(&[]).await;
+    let c = cluster(&[("SIDEGATE_SESSION_CACHE_TTL", "60s")]).await;
+    let within = Duration::from_millis(100);
 
     // RP-initiated logout: sidegate ends its session, then sends the browser to the IdP's
     // end-session endpoint with the ID token as hint, and back to rd afterwards.
@@ -212,11 +246,8 @@ async fn logout_everywhere_rp_initiated_back_channel_and_operator() {
     ] {
         assert!(end_session.contains(p), "{p} missing in {end_session}");
     }
-    assert_eq!(
-        c.statuses(&cookie).await,
-        [401, 401, 401],
-        "session still valid after /logout"
-    );
+    c.refused_within(&cookie, within, "RP-initiated /logout")
+        .await;
     let back = confirm_idp_logout(&b, &end_session).await;
     assert!(back.starts_with(&c.auth("/logged-out?")), "{back}");
     let r = b.navigate(&back).await;
@@ -247,11 +278,8 @@ async fn logout_everywhere_rp_initiated_back_channel_and_operator() {
         before + 1,
         "the OP's logout token was not accepted"
     );
-    assert_eq!(
-        c.statuses(&cookie).await,
-        [401, 401, 401],
-        "back-channel logout did not end the session everywhere"
-    );
+    c.refused_within(&cookie, within, "back-channel logout")
+        .await;
 
     // The same logout token again is a replay: 400, and nothing else changes.
     let token = c.captured.lock().unwrap().last().cloned().unwrap();
@@ -283,13 +311,15 @@ async fn logout_everywhere_rp_initiated_back_channel_and_operator() {
     let (k1, k2) = (c.login(&b1, "carol").await, c.login(&b2, "carol").await);
     let dave = c.login(&Browser::new(c.port), "dave").await;
     assert_ne!(k1, k2);
+    assert_eq!(c.statuses(&k2).await, [200, 200, 200]);
     let r = b1.navigate(&c.auth("/logout?everywhere=1")).await;
     assert!(r.status() == StatusCode::FOUND || r.status() == StatusCode::OK);
-    assert_eq!(
-        c.statuses(&k2).await,
-        [401, 401, 401],
-        "the other browser's session survived"
-    );
+    c.refused_within(
+        &k2,
+        within,
+        "the other browser's session after sign-out everywhere",
+    )
+    .await;
     assert_eq!(
         c.statuses(&dave).await,
         [200, 200, 200],
@@ -324,7 +354,7 @@ async fn logout_everywhere_rp_initiated_back_channel_and_operator() {
         r.json::<serde_json::Value>().await.unwrap(),
         serde_json::json!({"revoked": 1})
     );
-    assert_eq!(c.statuses(&erin).await, [401, 401, 401]);
+    c.refused_within(&erin, within, "the admin endpoint").await;
 
     // And the CLI does the same against the shared Redis.
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sidegate"));
@@ -344,7 +374,8 @@ async fn logout_everywhere_rp_initiated_back_channel_and_operator() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(c.statuses(&dave).await, [401, 401, 401]);
+    c.refused_within(&dave, within, "`sidegate sessions revoke`")
+        .await;
 }
 
 /// Polls until every instance answers `want` for `cookie`, failing after `limit`.
@@ -395,4 +426,52 @@ async fn idle_timeout_and_absolute_lifetime() {
     assert_eq!(c.statuses(&cookie).await, [200, 200, 200]);
     let took = eventually(&c, &cookie, 401, Duration::from_secs(8)).await;
     assert!(took >= Duration::from_secs(1), "ended too early ({took:?})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_cache_serves_checks_and_fails_closed_without_redis() {
+    // With the cache, repeated checks on warm instances do not read Redis.
+    let c = cluster(&[("SIDEGATE_SESSION_CACHE_TTL", "60s")]).await;
+    let cookie = c.login(&Browser::new(c.port), "alice").await;
+    assert_eq!(c.statuses(&cookie).await, [200, 200, 200]);
+    let before = c.redis_reads().await;
+    for _ in 0..20 {
+        assert_eq!(c.statuses(&cookie).await, [200, 200, 200]);
+    }
+    let reads = c.redis_reads().await - before;
+    assert!(reads == 0, "60 warm checks read Redis {reads} times");
+
+    // Redis gone: the caches empty themselves and every check fails closed (503), even
+    // for the session they held; never a 2xx.
+    let mut c = c;
+    c.redis.proc.stop();
+    let start = Instant::now();
+    loop {
+        let statuses = c.statuses(&cookie).await;
+        if statuses == [503, 503, 503] {
+            break;
+        }
+        assert!(
+            statuses.iter().all(|s| *s == 200 || *s == 503),
+            "after Redis stopped: {statuses:?}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "after Redis stopped: still {statuses:?} after {:?}",
+            start.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for _ in 0..5 {
+        assert_eq!(c.statuses(&cookie).await, [503, 503, 503]);
+    }
+
+    // SIDEGATE_SESSION_CACHE_TTL=0 turns the cache off: every check reads Redis.
+    let c = cluster(&[("SIDEGATE_SESSION_CACHE_TTL", "0")]).await;
+    let cookie = c.login(&Browser::new(c.port), "bob").await;
+    let before = c.redis_reads().await;
+    for _ in 0..5 {
+        assert_eq!(c.statuses(&cookie).await, [200, 200, 200]);
+    }
+    assert_eq!(c.redis_reads().await - before, 15);
 }

@@ -141,9 +141,18 @@ impl Proc {
 }
 
 impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Proc {
     /// SIGTERM first, so that nginx's master stops its workers (a SIGKILLed master leaves
     /// them running); SIGKILL if the child is still there after two seconds.
-    fn drop(&mut self) {
+    pub fn stop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();

@@ -1,0 +1,162 @@
+//! The optional hot-path cache: recently read sessions kept in this process for a few
+//! seconds, so most forward-auth checks need no store round trip.
+//!
+//! A cached session is only as good as the news of its end. Every instance therefore
+//! listens for invalidations (Redis pub/sub), and the cache serves nothing while it is not
+//! listening: it starts cold, empties itself when the subscription drops, and refills only
+//! once it is subscribed again. A read that raced with an invalidation is never cached (an
+//! epoch counter moves on every invalidation), so a session ended on any instance is
+//! refused everywhere as soon as the message arrives.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use subtle::ConstantTimeEq;
+
+use super::{Session, Ticket};
+
+/// Recently read sessions by ticket id, each with its ticket's fingerprint.
+pub struct SessionCache {
+    entries: moka::sync::Cache<String, ([u8; 32], Arc<Session>)>,
+    epoch: AtomicU64,
+    live: AtomicBool,
+}
+
+impl SessionCache {
+    /// A cold cache whose entries live `ttl` from when they were read from the store.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build(),
+            epoch: AtomicU64::new(0),
+            live: AtomicBool::new(false),
+        }
+    }
+
+    /// The cached session for `ticket`, if the cache is live and the ticket's secret is the
+    /// one the session was read with.
+    pub fn get(&self, ticket: &Ticket) -> Option<Session> {
+        if !self.live.load(Ordering::Acquire) {
+            return None;
+        }
+        let (fingerprint, session) = self.entries.get(ticket.id())?;
+        bool::from(fingerprint.ct_eq(&ticket.fingerprint())).then(|| Session::clone(&session))
+    }
+
+    /// Take this before reading the store; pass it to [`insert`](Self::insert) after.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Caches `session`, read from the store after [`epoch`](Self::epoch) returned
+    /// `epoch`, unless something was invalidated (or the cache went down) since.
+    pub fn insert(&self, ticket: &Ticket, session: &Session, epoch: u64) {
+        if !self.live.load(Ordering::Acquire) {
+            return;
+        }
+        let value = (ticket.fingerprint(), Arc::new(session.clone()));
+        self.entries.insert(ticket.id().to_owned(), value);
+        // An invalidation that landed while we inserted may have missed our entry.
+        if self.epoch() != epoch {
+            self.entries.invalidate(ticket.id());
+        }
+    }
+
+    /// Forgets the session `id` (it changed or ended, here or on another instance).
+    pub fn invalidate(&self, id: &str) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.entries.invalidate(id);
+    }
+
+    /// Whether invalidations are being received. Either way the cache starts empty.
+    pub fn set_live(&self, live: bool) {
+        self.live.store(false, Ordering::Release);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.entries.invalidate_all();
+        self.live.store(live, Ordering::Release);
+    }
+
+    /// Whether the cache is serving.
+    pub fn is_live(&self) -> bool {
+        self.live.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(sub: &str) -> Session {
+        Session {
+            sub: sub.to_owned(),
+            expires_at: 100,
+            ..Session::default()
+        }
+    }
+
+    fn ticket() -> Ticket {
+        Ticket::generate().unwrap()
+    }
+
+    fn live_cache() -> SessionCache {
+        let cache = SessionCache::new(Duration::from_secs(60));
+        cache.set_live(true);
+        cache
+    }
+
+    #[test]
+    fn serves_nothing_until_live_and_nothing_after_going_down() {
+        let cache = SessionCache::new(Duration::from_secs(60));
+        let t = ticket();
+        cache.insert(&t, &session("alice"), cache.epoch());
+        assert_eq!(cache.get(&t), None, "a cold cache must not fill");
+        cache.set_live(true);
+        cache.insert(&t, &session("alice"), cache.epoch());
+        assert_eq!(cache.get(&t), Some(session("alice")));
+        cache.set_live(false);
+        assert_eq!(cache.get(&t), None);
+        cache.set_live(true);
+        assert_eq!(cache.get(&t), None, "going down empties the cache");
+    }
+
+    #[test]
+    fn a_ticket_with_another_secret_gets_nothing() {
+        let cache = live_cache();
+        let t = ticket();
+        cache.insert(&t, &session("alice"), cache.epoch());
+        let forged = Ticket::parse(&format!("{}.AAAAAAAAAAAAAAAAAAAAAA", t.id())).unwrap();
+        assert_eq!(cache.get(&forged), None);
+        assert!(cache.get(&t).is_some());
+    }
+
+    #[test]
+    fn invalidation_removes_and_stale_reads_are_not_cached() {
+        let cache = live_cache();
+        let t = ticket();
+        cache.insert(&t, &session("alice"), cache.epoch());
+        cache.invalidate(t.id());
+        assert_eq!(cache.get(&t), None);
+        // A read that started before an invalidation is dropped, whatever id it was for.
+        let before = cache.epoch();
+        cache.invalidate("some-other-id");
+        cache.insert(&t, &session("alice"), before);
+        assert_eq!(cache.get(&t), None);
+        // A read after the invalidation is cached.
+        cache.insert(&t, &session("alice"), cache.epoch());
+        assert!(cache.get(&t).is_some());
+    }
+
+    #[test]
+    fn entries_expire() {
+        let cache = SessionCache::new(Duration::from_millis(30));
+        cache.set_live(true);
+        let t = ticket();
+        cache.insert(&t, &session("alice"), cache.epoch());
+        assert!(cache.get(&t).is_some());
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(cache.get(&t), None);
+    }
+}
