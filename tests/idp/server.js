@@ -4,7 +4,7 @@
 // back-channel logout, and a counter hook at /_test/stats. Configured only through
 // environment variables (see README.md). Test use only: never expose it.
 import http from 'node:http';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 function fail(message) {
@@ -88,8 +88,16 @@ function account(id) {
 }
 
 // A fresh RS256 signing key on every start; relying parties fetch it from jwks_uri.
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'test-rs256', alg: 'RS256', use: 'sig' };
+// Generated as PEM and re-imported before the JWK export: exporting the KeyObject that
+// generateKeyPairSync returns can deadlock Node 20 when a garbage collection runs during the
+// export (the key-generation job's destructor takes the lock the export holds); seen as an
+// IdP that never started listening, about once in forty starts under load.
+const { privateKey: privatePem } = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+});
+const signingKey = { ...createPrivateKey(privatePem).export({ format: 'jwk' }), kid: 'test-rs256', alg: 'RS256', use: 'sig' };
 
 // Test hook: counts of provider events, served at GET /_test/stats.
 const counters = {};
