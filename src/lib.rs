@@ -83,14 +83,9 @@ pub async fn run_with_clock(
         Some(url) => {
             let store = RedisStore::new(url.expose())?;
             tracing::info!("sessions are kept in Redis");
-            // Entries live at most half the idle timeout, so an active user's reads still
-            // reach Redis often enough to slide its idle deadline.
-            let ttl = config.session_cache_ttl.map(|ttl| {
-                config
-                    .session_idle_timeout
-                    .map_or(ttl, |idle| ttl.min(idle / 2))
-            });
-            let Some(ttl) = ttl else {
+            let Some(ttl) =
+                session::cache::entry_ttl(config.session_cache_ttl, config.session_idle_timeout)
+            else {
                 return serve(listener, config, store, None, clock, shutdown).await;
             };
             let cache = Arc::new(SessionCache::new(ttl));
@@ -101,7 +96,15 @@ pub async fn run_with_clock(
         }
         None => {
             tracing::info!("sessions are kept in memory (set SIDEGATE_REDIS_URL to share them between instances)");
-            serve(listener, config, MemoryStore::new(), None, clock, shutdown).await
+            // One process: every invalidation is local, so the cache is live from the start.
+            let cache =
+                session::cache::entry_ttl(config.session_cache_ttl, config.session_idle_timeout)
+                    .map(|ttl| {
+                        let cache = Arc::new(SessionCache::new(ttl));
+                        cache.set_live(true);
+                        cache
+                    });
+            serve(listener, config, MemoryStore::new(), cache, clock, shutdown).await
         }
     }
 }

@@ -16,6 +16,14 @@ use subtle::ConstantTimeEq;
 
 use super::{Session, Ticket};
 
+/// How long the cache keeps an entry given `SIDEGATE_SESSION_CACHE_TTL` and the idle
+/// timeout; `None` when the cache is off. Cache hits do not slide the idle deadline in the
+/// store, so an entry lives at most a tenth of the idle timeout: a user's last activity
+/// counts to within that.
+pub fn entry_ttl(configured: Option<Duration>, idle: Option<Duration>) -> Option<Duration> {
+    configured.map(|ttl| idle.map_or(ttl, |idle| ttl.min(idle / 10)))
+}
+
 /// Recently read sessions by ticket id, each with its ticket's fingerprint.
 pub struct SessionCache {
     entries: moka::sync::Cache<String, ([u8; 32], Arc<Session>)>,
@@ -147,6 +155,19 @@ mod tests {
         // A read after the invalidation is cached.
         cache.insert(&t, &session("alice"), cache.epoch());
         assert!(cache.get(&t).is_some());
+    }
+
+    #[test]
+    fn entry_ttl_is_capped_by_the_idle_timeout() {
+        let s = Duration::from_secs;
+        assert_eq!(entry_ttl(None, Some(s(3600))), None);
+        assert_eq!(entry_ttl(Some(s(2)), Some(s(4 * 3600))), Some(s(2)));
+        assert_eq!(entry_ttl(Some(s(2)), None), Some(s(2)));
+        assert_eq!(entry_ttl(Some(s(2)), Some(s(10))), Some(s(1)));
+        assert_eq!(
+            entry_ttl(Some(s(60)), Some(s(2))),
+            Some(Duration::from_millis(200))
+        );
     }
 
     #[test]

@@ -117,7 +117,11 @@ pub struct SidegateProcess {
 
 impl SidegateProcess {
     pub async fn spawn(vars: Vec<(String, String)>) -> SidegateProcess {
-        let port = super::free_port();
+        Self::spawn_on(super::free_port(), vars).await
+    }
+
+    /// Starts on a chosen port (when the public URL must name it).
+    pub async fn spawn_on(port: u16, vars: Vec<(String, String)>) -> SidegateProcess {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sidegate"));
         cmd.env_clear()

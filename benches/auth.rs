@@ -1,0 +1,402 @@
+//! What sidegate's check costs, as DESIGN.md measures it: ratios against floors measured
+//! in the same run on the same box, never absolute times.
+//!
+//! - direct `/auth` with a valid session ÷ a no-op warp responder answering an empty 200;
+//! - through nginx, Traefik and Caddy (the example configs) with sidegate as the auth
+//!   service ÷ the same proxy with the no-op responder as the auth service;
+//! - Redis memory per session, without and with the user's tokens kept.
+//!
+//! Everything is real: redis-server, the test OpenID Provider (a real login makes the
+//! sessions), sidegate's release binary, the proxies; load comes from `wrk` in its own
+//! process. `make bench` runs it in full (`cargo bench --bench auth`) and writes
+//! `target/bench/auth.md`; `cargo test` runs it as a one-second smoke run so it cannot rot.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[allow(unused_imports)]
+#[path = "../tests/it/harness/mod.rs"]
+mod harness;
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use harness::browser::{location, Browser};
+use harness::sidegate::{self as sg, SidegateProcess};
+use harness::{free_port, program, Caddy, Idp, Nginx, Proc, RedisServer, Traefik};
+
+/// Set in the environment of the copy of this binary that serves as the no-op responder.
+const NOOP_VAR: &str = "SIDEGATE_BENCH_NOOP";
+
+fn main() {
+    if let Ok(addr) = std::env::var(NOOP_VAR) {
+        noop(addr.parse().unwrap());
+        return;
+    }
+    let full = std::env::args().any(|a| a == "--bench");
+    let seconds = std::env::var("SIDEGATE_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if full { 5 } else { 1 });
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(run(Settings { full, seconds }));
+}
+
+/// The floor: warp answering every request with an empty 200, on tokio's default runtime
+/// like sidegate's.
+fn noop(addr: SocketAddr) {
+    use warp::Filter;
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async move {
+            warp::serve(warp::any().map(warp::reply)).run(addr).await;
+        });
+}
+
+struct Settings {
+    full: bool,
+    seconds: u32,
+}
+
+/// One load target: where wrk sends requests and with which headers.
+#[derive(Clone)]
+struct Target {
+    url: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Target {
+    /// A request a proxy would send to `/auth` for `app.example.test`, with `cookie`.
+    fn auth(addr: SocketAddr, path: &str, cookie: &str) -> Target {
+        Target {
+            url: format!("http://{addr}{path}"),
+            headers: vec![
+                ("X-Forwarded-Proto".into(), "http".into()),
+                ("X-Forwarded-Host".into(), "app.example.test".into()),
+                ("X-Forwarded-Uri".into(), "/".into()),
+                ("X-Forwarded-Method".into(), "GET".into()),
+                ("Cookie".into(), format!("_sidegate={cookie}")),
+            ],
+        }
+    }
+
+    /// A browser's request for the app behind a proxy on `port`.
+    fn app(port: u16, cookie: &str) -> Target {
+        Target {
+            url: format!("http://127.0.0.1:{port}/"),
+            headers: vec![
+                ("Host".into(), format!("app.example.test:{port}")),
+                ("Cookie".into(), format!("_sidegate={cookie}")),
+            ],
+        }
+    }
+
+    /// Fails unless one request gets a 200 (so a misconfiguration is never measured).
+    async fn check(&self, what: &str) {
+        let mut req = reqwest::Client::new().get(&self.url);
+        for (k, v) in &self.headers {
+            req = req.header(k, v);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "{what}: {} answered {}",
+            self.url,
+            r.status()
+        );
+    }
+}
+
+/// Requests per second wrk reaches against `target` (one wrk thread, 16 connections).
+async fn wrk(target: &Target, seconds: u32) -> f64 {
+    let bin = program("wrk", "apt-get install -y wrk");
+    let mut cmd = Command::new(bin);
+    cmd.args(["-t1", "-c16", &format!("-d{seconds}s")]);
+    for (k, v) in &target.headers {
+        cmd.arg("-H").arg(format!("{k}: {v}"));
+    }
+    cmd.arg(&target.url);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "wrk failed: {text}");
+    assert!(
+        !text.contains("Non-2xx") && !text.contains("Socket errors"),
+        "wrk saw failures against {}:\n{text}",
+        target.url
+    );
+    text.lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in wrk's output:\n{text}"))
+}
+
+/// The best of a few alternating runs of the floor and the target, so drift on a shared
+/// machine hits both alike.
+async fn compare(s: &Settings, floor: &Target, target: &Target) -> (f64, f64) {
+    let rounds = if s.full { 3 } else { 1 };
+    if s.full {
+        wrk(floor, 1).await;
+        wrk(target, 1).await;
+    }
+    let (mut best_floor, mut best_target) = (0f64, 0f64);
+    for _ in 0..rounds {
+        best_floor = best_floor.max(wrk(floor, s.seconds).await);
+        best_target = best_target.max(wrk(target, s.seconds).await);
+    }
+    (best_floor, best_target)
+}
+
+/// Logs in as alice through sidegate listening on `port`; the session cookie.
+async fn login(port: u16) -> String {
+    let b = Browser::new(port);
+    let app = format!("http://app.example.test:{port}/");
+    let rd: String = url::form_urlencoded::byte_serialize(app.as_bytes()).collect();
+    let r = b
+        .navigate(&format!("http://auth.example.test:{port}/start?rd={rd}"))
+        .await;
+    let callback = b
+        .login_at_idp(
+            &location(&r),
+            "alice",
+            &format!("http://auth.example.test:{port}/callback"),
+        )
+        .await;
+    let r = b.navigate(&callback).await;
+    assert_eq!(location(&r), app, "login did not return to the app");
+    b.cookie(&app, "_sidegate").unwrap()
+}
+
+fn vars(
+    port: u16,
+    issuer: &str,
+    redis: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut v = sg::vars(&format!("http://auth.example.test:{port}"), issuer, redis);
+    v.retain(|(k, _)| k != "SIDEGATE_LOG");
+    v.push(("SIDEGATE_LOG".into(), "warn".into()));
+    v.extend(
+        extra
+            .iter()
+            .map(|(k, val)| ((*k).to_owned(), (*val).to_owned())),
+    );
+    v
+}
+
+async fn start_noop() -> (SocketAddr, Proc) {
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.env(NOOP_VAR, addr.to_string());
+    let mut proc = Proc::spawn("noop", tempfile::tempdir().unwrap(), cmd);
+    proc.wait_until(harness::STARTUP_LIMIT, || async move {
+        tokio::net::TcpStream::connect(addr).await.is_ok()
+    })
+    .await;
+    (addr, proc)
+}
+
+async fn memory_usage(redis: &RedisServer, cookie: &str) -> u64 {
+    let id = cookie.split_once('.').unwrap().0;
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg(format!("sidegate:s:{id}"))
+        .arg("SAMPLES")
+        .arg(0)
+        .query_async(&mut c)
+        .await
+        .unwrap()
+}
+
+struct Row {
+    what: String,
+    floor: f64,
+    target: f64,
+}
+
+async fn run(s: Settings) {
+    let redis = RedisServer::start().await;
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let (p_cache, p_memory, p_tokens, p_lean) = (ports[0], ports[1], ports[2], ports[3]);
+    let callbacks: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://auth.example.test:{p}/callback"))
+        .collect();
+    let idp = Idp::start(&callbacks).await;
+    let issuer = idp.issuer();
+    let url = redis.url();
+
+    let apps_dir = tempfile::tempdir().unwrap();
+    let apps = harness::write(
+        apps_dir.path(),
+        "apps.toml",
+        "[apps.tokens]\ncredential = { type = \"access_token\" }\n",
+    );
+    let apps = apps.display().to_string();
+    let cached = SidegateProcess::spawn_on(p_cache, vars(p_cache, &issuer, Some(&url), &[])).await;
+    // Same Redis and cookie secret, so the same session opens on it.
+    let uncached = SidegateProcess::spawn(vars(
+        p_cache,
+        &issuer,
+        Some(&url),
+        &[("SIDEGATE_SESSION_CACHE_TTL", "0")],
+    ))
+    .await;
+    let memory = SidegateProcess::spawn_on(p_memory, vars(p_memory, &issuer, None, &[])).await;
+    let tokens = SidegateProcess::spawn_on(
+        p_tokens,
+        vars(
+            p_tokens,
+            &issuer,
+            Some(&url),
+            &[("SIDEGATE_APPS_FILE", &apps)],
+        ),
+    )
+    .await;
+    // Without logout at the IdP there is no ID token to keep as its hint: no tokens at all.
+    let lean = SidegateProcess::spawn_on(
+        p_lean,
+        vars(
+            p_lean,
+            &issuer,
+            Some(&url),
+            &[("SIDEGATE_LOGOUT_AT_IDP", "false")],
+        ),
+    )
+    .await;
+    let cookie = login(p_cache).await;
+    let memory_cookie = login(p_memory).await;
+    let tokens_cookie = login(p_tokens).await;
+    let lean_cookie = login(p_lean).await;
+    let (noop_addr, _noop) = start_noop().await;
+
+    let mut rows = Vec::new();
+    let floor = Target::auth(noop_addr, "/auth", &cookie);
+    for (what, sidegate, cookie) in [
+        (
+            "direct /auth, Redis, session cache on (default)",
+            &cached,
+            &cookie,
+        ),
+        ("direct /auth, Redis, session cache off", &uncached, &cookie),
+        ("direct /auth, memory store", &memory, &memory_cookie),
+    ] {
+        let target = Target::auth(sidegate.addr, "/auth", cookie);
+        target.check(what).await;
+        let (f, t) = compare(&s, &floor, &target).await;
+        rows.push(Row {
+            what: what.into(),
+            floor: f,
+            target: t,
+        });
+    }
+
+    // Through each proxy: the app is the no-op responder; only the auth service differs.
+    for proxy in ["nginx", "Traefik", "Caddy"] {
+        let (floor_port, target_port) = (free_port(), free_port());
+        let _floor_proxy = start_proxy(proxy, floor_port, noop_addr, noop_addr).await;
+        let _target_proxy = start_proxy(proxy, target_port, cached.addr, noop_addr).await;
+        let floor = Target::app(floor_port, &cookie);
+        let target = Target::app(target_port, &cookie);
+        floor.check(proxy).await;
+        target.check(proxy).await;
+        let (f, t) = compare(&s, &floor, &target).await;
+        rows.push(Row {
+            what: format!("{proxy} with sidegate (cache on) vs {proxy} with a no-op auth"),
+            floor: f,
+            target: t,
+        });
+    }
+
+    let sizes = Sizes {
+        no_tokens: memory_usage(&redis, &lean_cookie).await,
+        id_token: memory_usage(&redis, &cookie).await,
+        tokens: memory_usage(&redis, &tokens_cookie).await,
+    };
+    drop((tokens, lean));
+    report(&s, &rows, &sizes);
+}
+
+/// Starts a proxy from its example config; it runs until the returned value is dropped.
+async fn start_proxy(
+    kind: &str,
+    port: u16,
+    auth: SocketAddr,
+    app: SocketAddr,
+) -> Box<dyn std::any::Any> {
+    match kind {
+        "nginx" => Box::new(Nginx::start("sidegate.conf", port, auth, app).await),
+        "Traefik" => Box::new(Traefik::start(port, auth, app).await),
+        _ => Box::new(Caddy::start(port, auth, app).await),
+    }
+}
+
+/// Redis memory per session (`MEMORY USAGE` of its key), in bytes.
+struct Sizes {
+    /// `SIDEGATE_LOGOUT_AT_IDP=false`, no profile needing a token: no tokens kept.
+    no_tokens: u64,
+    /// The defaults: the ID token kept as the hint for logout at the IdP.
+    id_token: u64,
+    /// A profile passing the user's access token: access, ID and refresh tokens kept.
+    tokens: u64,
+}
+
+fn report(s: &Settings, rows: &[Row], sizes: &Sizes) {
+    let verdict = |ok: bool| if ok { "meets target" } else { "BELOW TARGET" };
+    let mut out = String::new();
+    out.push_str(&format!(
+        "# sidegate benchmark ({} s runs{})\n\n",
+        s.seconds,
+        if s.full {
+            ", best of 3"
+        } else {
+            ", smoke run: numbers are not meaningful"
+        }
+    ));
+    out.push_str("| measured | floor req/s | sidegate req/s | ratio | target ≥ 0.95 |\n|---|---|---|---|---|\n");
+    for r in rows {
+        let ratio = r.target / r.floor;
+        out.push_str(&format!(
+            "| {} | {:.0} | {:.0} | {ratio:.2} | {} |\n",
+            r.what,
+            r.floor,
+            r.target,
+            verdict(ratio >= 0.95)
+        ));
+    }
+    out.push_str(&format!(
+        "\n| Redis memory per session | bytes | target |\n|---|---|---|\n\
+         | no tokens kept (`SIDEGATE_LOGOUT_AT_IDP=false`) | {} | ≤ 512: {} |\n\
+         | defaults (the ID token kept as the IdP logout hint) | {} | ≤ 2048: {} |\n\
+         | a profile passing the user's access token (access, ID, refresh tokens) | {} | ≤ 2048: {} |\n",
+        sizes.no_tokens,
+        verdict(sizes.no_tokens <= 512),
+        sizes.id_token,
+        verdict(sizes.id_token <= 2048),
+        sizes.tokens,
+        verdict(sizes.tokens <= 2048),
+    ));
+    println!("{out}");
+    if s.full {
+        let dir = harness::repo().join("target/bench");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("auth.md"), &out).unwrap();
+        println!("written to target/bench/auth.md");
+    }
+    for r in rows {
+        assert!(
+            r.floor > 0.0 && r.target > 0.0,
+            "{}: nothing measured",
+            r.what
+        );
+    }
+}
