@@ -18,6 +18,7 @@ use openidconnect::{
     OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
     Scope, StandardErrorResponse, StandardTokenResponse, TokenResponse,
 };
+use openidconnect::{ClaimsVerificationError, SignatureVerificationError};
 use serde::{Deserialize, Serialize};
 
 use crate::claims::Claims;
@@ -37,7 +38,8 @@ type IdFields = IdTokenFields<
     CoreJweContentEncryptionAlgorithm,
     CoreJwsSigningAlgorithm,
 >;
-type Tokens = StandardTokenResponse<IdFields, CoreTokenType>;
+/// A token endpoint answer (access, ID and refresh tokens).
+pub type Tokens = StandardTokenResponse<IdFields, CoreTokenType>;
 type Client = openidconnect::Client<
     ExtraClaims,
     CoreAuthDisplay,
@@ -76,6 +78,10 @@ pub enum IdpError {
     /// The ID token failed verification.
     #[error("the ID token failed verification: {0}")]
     IdToken(String),
+    /// The ID token is signed with a key the loaded metadata does not have (the IdP may
+    /// have rotated its keys).
+    #[error("the ID token is signed with a key the IdP did not publish when sidegate last loaded its keys")]
+    UnknownKey,
     /// The userinfo endpoint failed.
     #[error("the userinfo request failed: {0}")]
     UserInfo(String),
@@ -246,18 +252,12 @@ impl Provider {
         (url, login)
     }
 
-    /// Exchanges `code`, verifies the ID token against `login`'s nonce, and merges userinfo.
+    /// Exchanges `code` (with `login`'s PKCE verifier) for tokens.
     ///
     /// # Errors
-    /// An [`IdpError`] naming the step that failed.
-    pub async fn finish(
-        &self,
-        code: String,
-        login: &LoginState,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Identity, IdpError> {
-        let tokens = self
-            .client
+    /// [`IdpError::CodeRefused`] when the IdP refuses the code; [`IdpError::Token`] otherwise.
+    pub async fn exchange(&self, code: String, login: &LoginState) -> Result<Tokens, IdpError> {
+        self.client
             .exchange_code(AuthorizationCode::new(code))
             .map_err(|e| IdpError::Token(e.to_string()))?
             .set_pkce_verifier(PkceCodeVerifier::new(login.verifier.clone()))
@@ -268,14 +268,32 @@ impl Provider {
                     IdpError::CodeRefused(r.error().to_string())
                 }
                 other => IdpError::Token(error_chain(&other)),
-            })?;
+            })
+    }
+
+    /// Verifies the ID token in `tokens` against `login`'s nonce and merges userinfo.
+    ///
+    /// # Errors
+    /// [`IdpError::UnknownKey`] when the ID token's key is not among the loaded ones (reload
+    /// the metadata and try again); other variants naming the step that failed.
+    pub async fn identity(
+        &self,
+        tokens: &Tokens,
+        login: &LoginState,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Identity, IdpError> {
         let id_token = tokens
             .id_token()
             .ok_or_else(|| IdpError::Token("no id_token in the token response".into()))?;
         let verifier = self.verifier(clock.clone());
         let verified = id_token
             .claims(&verifier, &Nonce::new(login.nonce.clone()))
-            .map_err(|e| IdpError::IdToken(e.to_string()))?;
+            .map_err(|e| match e {
+                ClaimsVerificationError::SignatureVerification(
+                    SignatureVerificationError::NoMatchingKey,
+                ) => IdpError::UnknownKey,
+                other => IdpError::IdToken(other.to_string()),
+            })?;
         let sub = verified.subject().clone();
         let mut claims = to_claims(verified)?;
         if self.client.user_info_url().is_some() {

@@ -12,7 +12,7 @@ use super::{empty, pages};
 use crate::app::App;
 use crate::cookies;
 use crate::error::Error;
-use crate::oidc::LoginState;
+use crate::oidc::{IdpError, LoginState};
 use crate::redirect;
 use crate::session::{Session, SessionStore, Ticket};
 use crate::upstream;
@@ -151,9 +151,15 @@ async fn finish_login<S: SessionStore>(
         .filter(|c| !c.is_empty())
         .ok_or(Error::InvalidLoginState)?;
     let provider = app.provider().ok_or(Error::IdpUnavailable)?;
-    let identity = provider
-        .finish(code.clone(), &login, app.clock.clone())
-        .await?;
+    let tokens = provider.exchange(code.clone(), &login).await?;
+    let identity = match provider.identity(&tokens, &login, app.clock.clone()).await {
+        // The IdP may have rotated its keys: reload them (at most once a minute) and retry.
+        Err(IdpError::UnknownKey) => match app.reload_provider().await {
+            Some(reloaded) => reloaded.identity(&tokens, &login, app.clock.clone()).await,
+            None => Err(IdpError::UnknownKey),
+        },
+        other => other,
+    }?;
     let now = app.clock.now();
     let lifetime = app.config.session_lifetime;
     let claims = identity

@@ -15,6 +15,7 @@ use super::pages;
 use crate::app::App;
 use crate::cookies;
 use crate::error::Error;
+use crate::idp_jwt::Refusal;
 use crate::logout;
 use crate::session::{SessionStore, Ticket};
 
@@ -124,13 +125,26 @@ pub async fn backchannel<S: SessionStore>(
     let Some(token) = form.get("logout_token") else {
         return refused("missing logout_token");
     };
-    let request = match logout::verify(
-        token,
-        provider.jwks(),
-        &app.config.issuer_url,
-        &app.config.client_id,
-        app.clock.now(),
-    ) {
+    let verify = |jwks| {
+        logout::verify(
+            token,
+            jwks,
+            &app.config.issuer_url,
+            &app.config.client_id,
+            app.clock.now(),
+        )
+    };
+    let verified = match verify(provider.jwks()) {
+        // The IdP may have rotated its keys: reload them (at most once a minute) and retry.
+        Err(reason) if reason == Refusal::UnknownKey.as_logout() => {
+            match app.reload_provider().await {
+                Some(reloaded) => verify(reloaded.jwks()),
+                None => Err(reason),
+            }
+        }
+        other => other,
+    };
+    let request = match verified {
         Ok(r) => r,
         Err(reason) => {
             tracing::warn!(reason, "back-channel logout token refused");

@@ -131,7 +131,9 @@ fn status(e: &Error) -> StatusCode {
         }
         Error::LoginRefused(code) if code == "access_denied" => StatusCode::FORBIDDEN,
         Error::LoginRefused(_) => StatusCode::BAD_REQUEST,
-        Error::Idp(IdpError::CodeRefused(_) | IdpError::IdToken(_)) => StatusCode::BAD_REQUEST,
+        Error::Idp(IdpError::CodeRefused(_) | IdpError::IdToken(_) | IdpError::UnknownKey) => {
+            StatusCode::BAD_REQUEST
+        }
         Error::Idp(_) => StatusCode::BAD_GATEWAY,
         Error::IdpUnavailable | Error::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -154,7 +156,7 @@ fn explain(e: &Error) -> (&'static str, String) {
         Error::BadReturnUrl(r) => ("Bad request", format!("Sign-in cannot start: {}.", r.as_str())),
         Error::InvalidLoginState => ("Sign-in expired", "This sign-in link has expired or was already used. Go back to the site and try again.".into()),
         Error::LoginRefused(code) => ("Sign-in refused", format!("The identity provider refused the sign-in ({code}).")),
-        Error::Idp(IdpError::CodeRefused(_) | IdpError::IdToken(_)) => ("Sign-in failed", "The identity provider's answer could not be verified. Go back to the site and try again.".into()),
+        Error::Idp(IdpError::CodeRefused(_) | IdpError::IdToken(_) | IdpError::UnknownKey) => ("Sign-in failed", "The identity provider's answer could not be verified. Go back to the site and try again.".into()),
         Error::IdpUnavailable | Error::Idp(_) => ("Identity provider unreachable", "Sign-in is not possible right now because the identity provider cannot be reached. Try again in a minute.".into()),
         Error::Store(_) | Error::Internal(_) => ("Something went wrong", "sidegate could not complete the request. Try again in a minute.".into()),
     }

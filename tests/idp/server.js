@@ -4,7 +4,7 @@
 // back-channel logout, and a counter hook at /_test/stats. Configured only through
 // environment variables (see README.md). Test use only: never expose it.
 import http from 'node:http';
-import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 function fail(message) {
@@ -87,7 +87,8 @@ function account(id) {
   };
 }
 
-// A fresh RS256 signing key on every start; relying parties fetch it from jwks_uri.
+// A fresh RS256 signing key, with a fresh kid, on every start (as after a key rotation);
+// relying parties fetch it from jwks_uri.
 // Generated as PEM and re-imported before the JWK export: exporting the KeyObject that
 // generateKeyPairSync returns can deadlock Node 20 when a garbage collection runs during the
 // export (the key-generation job's destructor takes the lock the export holds); seen as an
@@ -97,7 +98,7 @@ const { privateKey: privatePem } = generateKeyPairSync('rsa', {
   publicKeyEncoding: { type: 'spki', format: 'pem' },
   privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
 });
-const signingKey = { ...createPrivateKey(privatePem).export({ format: 'jwk' }), kid: 'test-rs256', alg: 'RS256', use: 'sig' };
+const signingKey = { ...createPrivateKey(privatePem).export({ format: 'jwk' }), kid: `test-rs256-${randomBytes(6).toString('hex')}`, alg: 'RS256', use: 'sig' };
 
 // Test hook: counts of provider events, served at GET /_test/stats.
 const counters = {};

@@ -110,3 +110,46 @@ async fn redis_down_fails_closed_then_recovers() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_signed_with_a_rotated_key_reloads_the_idps_keys() {
+    use crate::harness::browser::{location, Browser};
+    // sidegate loads the IdP's keys; then the IdP comes back with a new signing key (the
+    // test IdP makes a fresh one on every start), as after a rotation in Keycloak.
+    let idp_port = free_port();
+    let port = free_port();
+    let public = format!("http://auth.example.test:{port}");
+    let issuer = format!("http://127.0.0.1:{idp_port}");
+    let callbacks = [format!("{public}/callback")];
+    let idp = Idp::start_on(idp_port, &callbacks, &[]).await;
+    let jwks_url = format!("{issuer}/jwks");
+    let jwks = |url: String| async move {
+        reqwest::get(url)
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()["keys"][0]["n"]
+            .clone()
+    };
+    let old_key = jwks(jwks_url.clone()).await;
+    let sg = Sidegate::start_at(port, sidegate::vars(&public, &issuer, None)).await;
+    sg.wait_ready().await;
+    drop(idp);
+    let _idp = Idp::start_on(idp_port, &callbacks, &[]).await;
+    assert_ne!(jwks(jwks_url).await, old_key, "the IdP kept its key");
+
+    // The login's ID token is signed with a key sidegate has not seen: it reloads the
+    // IdP's keys once and the login succeeds.
+    let b = Browser::new(port);
+    let app = format!("http://app.example.test:{port}/");
+    let rd: String = url::form_urlencoded::byte_serialize(app.as_bytes()).collect();
+    let r = b.navigate(&format!("{public}/start?rd={rd}")).await;
+    let callback = b
+        .login_at_idp(&location(&r), "alice", &format!("{public}/callback"))
+        .await;
+    let r = b.navigate(&callback).await;
+    assert_eq!(r.status(), StatusCode::FOUND, "login after a key rotation");
+    assert_eq!(location(&r), app);
+    assert!(b.cookie(&app, "_sidegate").is_some());
+}
