@@ -105,6 +105,28 @@ impl<S: SessionStore> App<S> {
         }
     }
 
+    /// Runs `verify` with `provider`; when it fails because a token names a key `provider`
+    /// does not have (`unknown_key`), the IdP may have rotated its keys: reloads them (at
+    /// most once a minute) and runs `verify` once more with the reloaded provider.
+    pub async fn with_current_keys<T, E, F, Fut>(
+        &self,
+        provider: Arc<Provider>,
+        unknown_key: impl Fn(&E) -> bool,
+        verify: F,
+    ) -> Result<T, E>
+    where
+        F: Fn(Arc<Provider>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        match verify(provider).await {
+            Err(e) if unknown_key(&e) => match self.reload_provider().await {
+                Some(reloaded) => verify(reloaded).await,
+                None => Err(e),
+            },
+            other => other,
+        }
+    }
+
     fn set_provider(&self, provider: Provider) {
         if let Ok(mut slot) = self.provider.write() {
             *slot = Some(Arc::new(provider));

@@ -212,15 +212,14 @@ async fn verify_bearer<S: SessionStore>(
     let provider = app.provider().ok_or("the IdP's keys are not loaded yet")?;
     let required = ["iss", "aud", "exp", "sub"];
     let issuer = &app.config.issuer_url;
-    let claims = match idp_jwt::decode(token, provider.jwks(), issuer, audience, &required) {
-        // The IdP may have rotated its keys: reload them (at most once a minute) and retry.
-        Err(Refusal::UnknownKey) => match app.reload_provider().await {
-            Some(p) => idp_jwt::decode(token, p.jwks(), issuer, audience, &required),
-            None => Err(Refusal::UnknownKey),
-        },
-        other => other,
-    }
-    .map_err(Refusal::as_str)?;
+    let claims = app
+        .with_current_keys(
+            provider,
+            |e| matches!(e, Refusal::UnknownKey),
+            |p| async move { idp_jwt::decode(token, p.jwks(), issuer, audience, &required) },
+        )
+        .await
+        .map_err(Refusal::as_str)?;
     let sub = claims
         .get("sub")
         .and_then(|v| v.as_str())

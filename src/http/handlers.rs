@@ -152,14 +152,16 @@ async fn finish_login<S: SessionStore>(
         .ok_or(Error::InvalidLoginState)?;
     let provider = app.provider().ok_or(Error::IdpUnavailable)?;
     let tokens = provider.exchange(code.clone(), &login).await?;
-    let identity = match provider.identity(&tokens, &login, app.clock.clone()).await {
-        // The IdP may have rotated its keys: reload them (at most once a minute) and retry.
-        Err(IdpError::UnknownKey) => match app.reload_provider().await {
-            Some(reloaded) => reloaded.identity(&tokens, &login, app.clock.clone()).await,
-            None => Err(IdpError::UnknownKey),
-        },
-        other => other,
-    }?;
+    let identity = app
+        .with_current_keys(
+            provider.clone(),
+            |e| matches!(e, IdpError::UnknownKey),
+            |p| {
+                let (tokens, login, clock) = (&tokens, &login, app.clock.clone());
+                async move { p.identity(tokens, login, clock).await }
+            },
+        )
+        .await?;
     let now = app.clock.now();
     let lifetime = app.config.session_lifetime;
     let claims = identity

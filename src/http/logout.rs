@@ -125,25 +125,17 @@ pub async fn backchannel<S: SessionStore>(
     let Some(token) = form.get("logout_token") else {
         return refused("missing logout_token");
     };
-    let verify = |jwks| {
-        logout::verify(
-            token,
-            jwks,
-            &app.config.issuer_url,
-            &app.config.client_id,
-            app.clock.now(),
+    let config = &app.config;
+    let now = app.clock.now();
+    let verified = app
+        .with_current_keys(
+            provider,
+            |reason| *reason == Refusal::UnknownKey.as_logout(),
+            |p| async move {
+                logout::verify(token, p.jwks(), &config.issuer_url, &config.client_id, now)
+            },
         )
-    };
-    let verified = match verify(provider.jwks()) {
-        // The IdP may have rotated its keys: reload them (at most once a minute) and retry.
-        Err(reason) if reason == Refusal::UnknownKey.as_logout() => {
-            match app.reload_provider().await {
-                Some(reloaded) => verify(reloaded.jwks()),
-                None => Err(reason),
-            }
-        }
-        other => other,
-    };
+        .await;
     let request = match verified {
         Ok(r) => r,
         Err(reason) => {
