@@ -79,31 +79,28 @@ pub async fn run_with_clock(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StoreError> {
+    let cache = session::cache::entry_ttl(config.session_cache_ttl, config.session_idle_timeout)
+        .map(|ttl| Arc::new(SessionCache::new(ttl)));
     match config.redis_url.clone() {
         Some(url) => {
             let store = RedisStore::new(url.expose())?;
             tracing::info!("sessions are kept in Redis");
-            let Some(ttl) =
-                session::cache::entry_ttl(config.session_cache_ttl, config.session_idle_timeout)
-            else {
-                return serve(listener, config, store, None, clock, shutdown).await;
-            };
-            let cache = Arc::new(SessionCache::new(ttl));
-            let feed = tokio::spawn(store.clone().feed_invalidations(cache.clone()));
-            let served = serve(listener, config, store, Some(cache), clock, shutdown).await;
-            feed.abort();
+            // The cache goes live once subscribed to the other instances' invalidations.
+            let feed = cache
+                .clone()
+                .map(|cache| tokio::spawn(store.clone().feed_invalidations(cache)));
+            let served = serve(listener, config, store, cache, clock, shutdown).await;
+            if let Some(feed) = feed {
+                feed.abort();
+            }
             served
         }
         None => {
             tracing::info!("sessions are kept in memory (set SIDEGATE_REDIS_URL to share them between instances)");
             // One process: every invalidation is local, so the cache is live from the start.
-            let cache =
-                session::cache::entry_ttl(config.session_cache_ttl, config.session_idle_timeout)
-                    .map(|ttl| {
-                        let cache = Arc::new(SessionCache::new(ttl));
-                        cache.set_live(true);
-                        cache
-                    });
+            if let Some(cache) = &cache {
+                cache.set_live(true);
+            }
             serve(listener, config, MemoryStore::new(), cache, clock, shutdown).await
         }
     }

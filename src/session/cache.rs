@@ -79,11 +79,16 @@ impl SessionCache {
         self.entries.invalidate(id);
     }
 
+    /// Forgets every session (news that could not be read may have been about any).
+    pub fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.entries.invalidate_all();
+    }
+
     /// Whether invalidations are being received. Either way the cache starts empty.
     pub fn set_live(&self, live: bool) {
         self.live.store(false, Ordering::Release);
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        self.entries.invalidate_all();
+        self.clear();
         self.live.store(live, Ordering::Release);
     }
 

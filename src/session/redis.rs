@@ -262,7 +262,7 @@ impl RedisStore {
                     match message.get_payload::<String>() {
                         Ok(id) => cache.invalidate(&id),
                         // Unreadable news: forget everything rather than risk a stale entry.
-                        Err(_) => cache.set_live(true),
+                        Err(_) => cache.clear(),
                     }
                 }
                 _ = heartbeat.tick() => {
