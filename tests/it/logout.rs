@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use warp::Filter;
 
 use crate::harness::browser::{location, Browser};
-use crate::harness::{free_port, sidegate, Echo, Idp, Nginx, RedisServer, Sidegate};
+use crate::harness::{free_port, serve, sidegate, Echo, Idp, Nginx, RedisServer, Served, Sidegate};
 
 const ADMIN_TOKEN: &str = "admin-token-0123456789-0123456789-abcdef";
 
@@ -23,7 +23,7 @@ struct Cluster {
     captured: Arc<Mutex<Vec<String>>>,
     _echo: Echo,
     _nginx: Nginx,
-    _capture: tokio::sync::oneshot::Sender<()>,
+    _capture: Served,
 }
 
 impl Cluster {
@@ -138,13 +138,7 @@ async fn confirm_idp_logout(b: &Browser, url: &str) -> String {
 
 /// A receiver the OP posts logout tokens to: it keeps a copy (to replay later) and passes
 /// each one to the first sidegate instance.
-async fn capture(
-    target: SocketAddr,
-    seen: Arc<Mutex<Vec<String>>>,
-) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+async fn capture(target: SocketAddr, seen: Arc<Mutex<Vec<String>>>) -> Served {
     let route = warp::post()
         .and(warp::body::form::<std::collections::HashMap<String, String>>())
         .then(move |form: std::collections::HashMap<String, String>| {
@@ -160,17 +154,9 @@ async fn capture(
                     .unwrap();
                 warp::http::StatusCode::from_u16(r.status().as_u16()).unwrap()
             }
-        });
-    tokio::spawn(async move {
-        warp::serve(route)
-            .incoming(listener)
-            .graceful(async move {
-                let _ = rx.await;
-            })
-            .run()
-            .await;
-    });
-    (addr, tx)
+        })
+        .recover(|_| async { Ok::<_, std::convert::Infallible>(StatusCode::BAD_REQUEST) });
+    serve(route).await
 }
 
 async fn cluster(extra: &[(&str, &str)]) -> Cluster {
@@ -191,7 +177,8 @@ async fn cluster(extra: &[(&str, &str)]) -> Cluster {
         instances.push(Sidegate::start(vars).await);
     }
     let captured = Arc::new(Mutex::new(Vec::new()));
-    let (capture_addr, capture_stop) = capture(instances[0].addr, captured.clone()).await;
+    let capture = capture(instances[0].addr, captured.clone()).await;
+    let capture_addr = capture.addr;
     let idp = Idp::start_client(
         idp_port,
         serde_json::json!({
@@ -216,7 +203,7 @@ async fn cluster(extra: &[(&str, &str)]) -> Cluster {
         captured,
         _echo: echo,
         _nginx: nginx,
-        _capture: capture_stop,
+        _capture: capture,
     }
 }
 
