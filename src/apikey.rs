@@ -13,7 +13,8 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::session::{ticket, SessionStore, StoreError};
+use crate::session::ticket;
+use crate::store::{Indexes, KeyValue, StoreError};
 
 const PREFIX: &str = "sgk_";
 const INDEX: &str = "apikeys";
@@ -98,22 +99,36 @@ pub fn matches(key: &[u8; 32], secret: &str, record: &Record) -> bool {
         .is_ok_and(|h| mac(key, secret).verify_slice(&h).is_ok())
 }
 
-impl<S: SessionStore> Backend<S> {
-    fn read_file(path: &PathBuf) -> Result<Vec<Record>, StoreError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| StoreError(format!("{}: {e}", path.display()))),
+impl<S: KeyValue + Indexes> Backend<S> {
+    /// The records in the keys file (none when it does not exist yet), read without
+    /// blocking the runtime: this runs on the request path.
+    async fn read_file(path: &PathBuf) -> Result<Vec<Record>, StoreError> {
+        let file = || path.display().to_string();
+        match tokio::fs::read_to_string(path).await {
+            Ok(text) => serde_json::from_str(&text).map_err(|source| StoreError::FileContents {
+                path: file(),
+                source,
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(StoreError(format!("{}: {e}", path.display()))),
+            Err(source) => Err(StoreError::File {
+                path: file(),
+                source,
+            }),
         }
     }
 
-    fn write_file(path: &PathBuf, records: &[Record]) -> Result<(), StoreError> {
-        let text = serde_json::to_string_pretty(records).map_err(|e| StoreError(e.to_string()))?;
+    /// Replaces the keys file atomically (write a sibling, then rename it over).
+    async fn write_file(path: &PathBuf, records: &[Record]) -> Result<(), StoreError> {
+        let text = serde_json::to_string_pretty(records)?;
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| StoreError(format!("{}: {e}", path.display())))
+        let written = match tokio::fs::write(&tmp, text).await {
+            Ok(()) => tokio::fs::rename(&tmp, path).await,
+            Err(e) => Err(e),
+        };
+        written.map_err(|source| StoreError::File {
+            path: path.display().to_string(),
+            source,
+        })
     }
 
     /// The record with this id.
@@ -123,12 +138,10 @@ impl<S: SessionStore> Backend<S> {
     pub async fn get(&self, id: &str) -> Result<Option<Record>, StoreError> {
         match self {
             Backend::Store(s) => match s.get(&format!("apikey:{id}"), None).await? {
-                Some(bytes) => serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|e| StoreError(e.to_string())),
+                Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
                 None => Ok(None),
             },
-            Backend::File(p) => Ok(Self::read_file(p)?.into_iter().find(|r| r.id == id)),
+            Backend::File(p) => Ok(Self::read_file(p).await?.into_iter().find(|r| r.id == id)),
         }
     }
 
@@ -142,15 +155,15 @@ impl<S: SessionStore> Backend<S> {
                 let ttl = record.expires_at.map_or(FOREVER, |e| {
                     Duration::from_secs(e.saturating_sub(now).max(1))
                 });
-                let bytes = serde_json::to_vec(record).map_err(|e| StoreError(e.to_string()))?;
+                let bytes = serde_json::to_vec(record)?;
                 s.put(&format!("apikey:{}", record.id), bytes, ttl).await?;
                 s.index_add(INDEX, &record.id, FOREVER).await
             }
             Backend::File(p) => {
-                let mut all = Self::read_file(p)?;
+                let mut all = Self::read_file(p).await?;
                 all.retain(|r| r.id != record.id);
                 all.push(record.clone());
-                Self::write_file(p, &all)
+                Self::write_file(p, &all).await
             }
         }
     }
@@ -172,7 +185,7 @@ impl<S: SessionStore> Backend<S> {
                 out.sort_by(|a, b| a.name.cmp(&b.name));
                 Ok(out)
             }
-            Backend::File(p) => Self::read_file(p),
+            Backend::File(p) => Self::read_file(p).await,
         }
     }
 
@@ -195,9 +208,9 @@ impl<S: SessionStore> Backend<S> {
                 }
             }
             Backend::File(p) => {
-                let mut all = Self::read_file(p)?;
+                let mut all = Self::read_file(p).await?;
                 all.retain(|r| r.name != name);
-                Self::write_file(p, &all)?;
+                Self::write_file(p, &all).await?;
             }
         }
         Ok(doomed.len())

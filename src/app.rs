@@ -7,7 +7,8 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::oidc::{self, IdpError, Provider};
-use crate::session::{Keys, SessionCache, SessionStore, Sessions};
+use crate::session::{Keys, SessionCache, Sessions};
+use crate::store::SessionStore;
 
 /// Shared state: configuration, sessions, keys, clock and the discovered IdP.
 pub struct App<S> {

@@ -4,7 +4,7 @@
 use crate::forwarded::ForwardedError;
 use crate::oidc::IdpError;
 use crate::redirect::Refusal;
-use crate::session::StoreError;
+use crate::store::StoreError;
 
 /// Why a request could not be served as asked.
 #[derive(Debug, thiserror::Error)]

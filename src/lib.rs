@@ -44,6 +44,7 @@ pub mod profile;
 pub mod redirect;
 pub mod refresh;
 pub mod session;
+pub mod store;
 pub mod token;
 pub mod upstream;
 
@@ -55,30 +56,42 @@ use tokio::net::TcpListener;
 use crate::app::App;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::session::{MemoryStore, RedisStore, SessionCache, SessionStore, StoreError};
+use crate::session::SessionCache;
+use crate::store::{MemoryStore, RedisStore, SessionStore, StoreError};
+
+/// Why sidegate could not start serving.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The session store cannot be used (a Redis URL it cannot parse).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The HTTP client for the IdP cannot be built.
+    #[error(transparent)]
+    Idp(#[from] oidc::IdpError),
+}
 
 /// Serves sidegate on `listener` until `shutdown` completes, with the system clock.
 ///
 /// # Errors
-/// A [`StoreError`] when the Redis URL cannot be used.
+/// A [`StartError`] when the store or the IdP client cannot be set up.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), StoreError> {
+) -> Result<(), StartError> {
     run_with_clock(listener, config, Arc::new(SystemClock), shutdown).await
 }
 
 /// [`run`] with a chosen clock (tests of expiry).
 ///
 /// # Errors
-/// A [`StoreError`] when the Redis URL cannot be used.
+/// A [`StartError`] when the store or the IdP client cannot be set up.
 pub async fn run_with_clock(
     listener: TcpListener,
     config: Config,
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), StoreError> {
+) -> Result<(), StartError> {
     let cache = session::cache::entry_ttl(config.session_cache_ttl, config.session_idle_timeout)
         .map(|ttl| Arc::new(SessionCache::new(ttl)));
     match config.redis_url.clone() {
@@ -101,7 +114,8 @@ pub async fn run_with_clock(
             if let Some(cache) = &cache {
                 cache.set_live(true);
             }
-            serve(listener, config, MemoryStore::new(), cache, clock, shutdown).await
+            let store = MemoryStore::with_clock(clock.clone());
+            serve(listener, config, store, cache, clock, shutdown).await
         }
     }
 }
@@ -113,8 +127,8 @@ async fn serve<S: SessionStore>(
     cache: Option<Arc<SessionCache>>,
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), StoreError> {
-    let app = App::new(config, store, cache, clock).map_err(|e| StoreError(e.to_string()))?;
+) -> Result<(), StartError> {
+    let app = App::new(config, store, cache, clock)?;
     let discovery = tokio::spawn(app::keep_discovering(app.clone()));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "sidegate is listening");

@@ -95,7 +95,7 @@ async fn revoke_sessions(config: &Config) -> ExitCode {
         eprintln!("sidegate sessions revoke needs SIDEGATE_REDIS_URL: with the memory store, sessions live inside the running server; use POST /admin/sessions/revoke?user=<sub> with SIDEGATE_ADMIN_TOKEN instead");
         return ExitCode::from(2);
     };
-    let store = match sidegate::session::RedisStore::new(url.expose()) {
+    let store = match sidegate::store::RedisStore::new(url.expose()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -131,11 +131,11 @@ async fn apikey_command(config: &Config) -> ExitCode {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
-    let backend: Backend<sidegate::session::RedisStore> = match (
+    let backend: Backend<sidegate::store::RedisStore> = match (
         &config.redis_url,
         &config.apikeys_file,
     ) {
-        (Some(url), _) => match sidegate::session::RedisStore::new(url.expose()) {
+        (Some(url), _) => match sidegate::store::RedisStore::new(url.expose()) {
             Ok(s) => Backend::Store(s),
             Err(e) => {
                 eprintln!("{e}");

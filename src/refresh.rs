@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::app::App;
 use crate::oidc::{IdpError, Refreshed};
-use crate::session::{ticket, Session, SessionStore, StoreError, Ticket};
+use crate::session::{ticket, Session, Ticket};
+use crate::store::{SessionStore, StoreError};
 
 const LOCK_TTL: Duration = Duration::from_secs(5);
 const WAIT_LIMIT: Duration = Duration::from_secs(15);
@@ -47,7 +48,7 @@ pub async fn ensure_fresh<S: SessionStore>(
     }
     let store = app.sessions.store();
     let key = format!("refresh:{}", ticket.id());
-    let owner = ticket::random_token().map_err(|e| StoreError(format!("randomness: {e}")))?;
+    let owner = ticket::random_token()?;
     let waiting_since = Instant::now();
     while !store.lock(&key, &owner, LOCK_TTL).await? {
         if waiting_since.elapsed() > WAIT_LIMIT {

@@ -17,7 +17,8 @@ use crate::error::Error;
 use crate::forwarded;
 use crate::profile::credential::Kind;
 use crate::profile::Profile;
-use crate::session::{Session, SessionStore};
+use crate::session::Session;
+use crate::store::SessionStore;
 use crate::upstream;
 
 /// Which proxy calls an auth endpoint, which decides how a login is answered.
@@ -264,7 +265,7 @@ async fn verify_apikey<S: SessionStore>(
     app: &App<S>,
     profile: &Profile,
     key: &str,
-) -> Result<Result<Session, &'static str>, crate::session::StoreError> {
+) -> Result<Result<Session, &'static str>, crate::store::StoreError> {
     let Some((id, secret)) = crate::apikey::parse(key) else {
         return Ok(Err("not an API key (malformed)"));
     };

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use warp::Filter;
 
 use crate::app::App;
-use crate::session::SessionStore;
+use crate::store::SessionStore;
 
 /// Hands each request the shared state.
 pub fn with_app<S: SessionStore>(

@@ -14,7 +14,8 @@ use crate::cookies;
 use crate::error::Error;
 use crate::oidc::{IdpError, LoginState};
 use crate::redirect;
-use crate::session::{Session, SessionStore, Ticket};
+use crate::session::{Session, Ticket};
+use crate::store::SessionStore;
 use crate::upstream;
 
 pub(super) fn cookie_headers(headers: &HeaderMap) -> impl Iterator<Item = &str> {

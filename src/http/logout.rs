@@ -17,7 +17,8 @@ use crate::cookies;
 use crate::error::Error;
 use crate::idp_jwt::Refusal;
 use crate::logout;
-use crate::session::{SessionStore, Ticket};
+use crate::session::Ticket;
+use crate::store::SessionStore;
 
 fn signed_out() -> Response {
     pages::page(
@@ -152,7 +153,7 @@ pub async fn backchannel<S: SessionStore>(
             (None, Some(sub)) => app.sessions.revoke("sub", sub).await?,
             (None, None) => 0,
         };
-        Ok::<_, crate::session::StoreError>(Some(ended))
+        Ok::<_, crate::store::StoreError>(Some(ended))
     }
     .await;
     match result {

@@ -18,7 +18,7 @@ use crate::app::App;
 use crate::error::Error;
 use crate::forwarded::ForwardedError;
 use crate::oidc::IdpError;
-use crate::session::SessionStore;
+use crate::store::SessionStore;
 
 pub(crate) use auth::ProxyKind;
 

@@ -2,7 +2,7 @@ use super::*;
 use crate::clock::FixedClock;
 use crate::config::Config;
 use crate::redirect::Refusal;
-use crate::session::{MemoryStore, StoreError};
+use crate::store::{MemoryStore, StoreError};
 
 #[test]
 fn error_status_mapping_is_pinned() {
@@ -30,7 +30,7 @@ fn error_status_mapping_is_pinned() {
         ),
         (Error::Idp(IdpError::UserInfo("timeout".into())), 502),
         (Error::IdpUnavailable, 503),
-        (Error::Store(StoreError("down".into())), 503),
+        (Error::Store(StoreError::Timeout("test")), 503),
         (Error::Internal("x".into()), 500),
     ];
     for (e, want) in cases {
@@ -46,14 +46,18 @@ async fn body_text(r: Response) -> String {
 
 #[tokio::test]
 async fn pages_leak_no_internals_and_bodyless_has_no_body() {
-    let r = Error::Store(StoreError("redis at 10.0.0.5:6379 refused".into())).into_response();
+    let r = Error::Store(StoreError::File {
+        path: "redis at 10.0.0.5:6379".into(),
+        source: std::io::Error::other("refused"),
+    })
+    .into_response();
     assert_eq!(r.status(), 503);
     let body = body_text(r).await;
     assert!(
         !body.contains("10.0.0.5") && body.contains("Try again"),
         "{body}"
     );
-    let r = Bodyless(Error::Store(StoreError("x".into()))).into_response();
+    let r = Bodyless(Error::Store(StoreError::Timeout("test"))).into_response();
     assert_eq!(r.status(), 503);
     assert!(body_text(r).await.is_empty());
     let r = Error::LoginRefused("<script>".into()).into_response();

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use subtle::ConstantTimeEq;
 
-use super::{Session, Ticket};
+use super::model::Session;
+use super::ticket::Ticket;
+use crate::store::Invalidations;
 
 /// How long the cache keeps an entry given `SIDEGATE_SESSION_CACHE_TTL` and the idle
 /// timeout; `None` when the cache is off. Cache hits do not slide the idle deadline in the
@@ -95,6 +97,21 @@ impl SessionCache {
     /// Whether the cache is serving.
     pub fn is_live(&self) -> bool {
         self.live.load(Ordering::Acquire)
+    }
+}
+
+impl Invalidations for SessionCache {
+    fn invalidate(&self, id: &str) {
+        SessionCache::invalidate(self, id);
+    }
+    fn clear(&self) {
+        SessionCache::clear(self);
+    }
+    fn set_live(&self, live: bool) {
+        SessionCache::set_live(self, live);
+    }
+    fn is_live(&self) -> bool {
+        SessionCache::is_live(self)
     }
 }
 

@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sidegate::session::{Keys, MemoryStore, RedisStore, Session, SessionStore, Sessions, Ticket};
+use sidegate::session::{Keys, Session, Sessions, Ticket};
+use sidegate::store::{KeyValue, MemoryStore, RedisStore, SessionStore};
 
 use crate::harness::RedisServer;
 

@@ -10,7 +10,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
 use tokio::sync::OnceCell;
 
-use super::{SessionStore, StoreError};
+use super::{Coordination, Indexes, Invalidations, KeyValue, StoreError};
 
 const PREFIX: &str = "sidegate:";
 const DEADLINE: Duration = Duration::from_secs(2);
@@ -32,8 +32,7 @@ impl RedisStore {
     /// # Errors
     /// A [`StoreError`] when the URL is not a Redis URL.
     pub fn new(url: &str) -> Result<Self, StoreError> {
-        let client =
-            redis::Client::open(url).map_err(|e| StoreError(format!("SIDEGATE_REDIS_URL: {e}")))?;
+        let client = redis::Client::open(url).map_err(StoreError::Url)?;
         Ok(Self {
             client,
             conn: std::sync::Arc::default(),
@@ -49,7 +48,7 @@ impl RedisStore {
             .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
             .await
             .cloned()
-            .map_err(|e| StoreError(format!("cannot connect to Redis: {e}")))
+            .map_err(StoreError::Connect)
     }
 }
 
@@ -88,10 +87,10 @@ fn ms(d: Duration) -> u64 {
 }
 
 fn fail(e: redis::RedisError) -> StoreError {
-    StoreError(format!("Redis: {e}"))
+    StoreError::Redis(e)
 }
 
-impl SessionStore for RedisStore {
+impl KeyValue for RedisStore {
     async fn get(&self, id: &str, idle: Option<Duration>) -> Result<Option<Vec<u8>>, StoreError> {
         let mut c = self.conn().await?;
         match idle {
@@ -122,6 +121,16 @@ impl SessionStore for RedisStore {
         Ok(n > 0)
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        redis::cmd("PING")
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(fail)
+    }
+}
+
+impl Indexes for RedisStore {
     async fn index_add(&self, index: &str, id: &str, ttl: Duration) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
         let key = index_key(index);
@@ -154,7 +163,9 @@ impl SessionStore for RedisStore {
         let mut c = self.conn().await?;
         c.smembers(index_key(index)).await.map_err(fail)
     }
+}
 
+impl Coordination for RedisStore {
     async fn claim_once(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
         self.set_if_absent(&format!("{PREFIX}c:{key}"), "1", ttl)
             .await
@@ -195,14 +206,6 @@ impl SessionStore for RedisStore {
             .map_err(fail)
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        let mut c = self.conn().await?;
-        redis::cmd("PING")
-            .query_async::<()>(&mut c)
-            .await
-            .map_err(fail)
-    }
-
     async fn announce(&self, id: &str) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
         c.publish::<_, _, ()>(INVALIDATIONS, id).await.map_err(fail)
@@ -213,10 +216,10 @@ impl RedisStore {
     /// Feeds `cache` the invalidations every instance announces, for the life of the
     /// server. The cache serves only while subscribed and answering heartbeats; when the
     /// subscription drops it is emptied and this reconnects (1 s doubling to 10 s).
-    pub async fn feed_invalidations(self, cache: std::sync::Arc<super::SessionCache>) {
+    pub async fn feed_invalidations(self, cache: std::sync::Arc<impl Invalidations>) {
         let mut backoff = Duration::from_secs(1);
         loop {
-            let cause = self.listen(&cache).await;
+            let cause = self.listen(cache.as_ref()).await;
             if cache.is_live() {
                 backoff = Duration::from_secs(1);
             }
@@ -229,7 +232,7 @@ impl RedisStore {
     }
 
     /// One subscription; returns why it ended.
-    async fn listen(&self, cache: &super::SessionCache) -> StoreError {
+    async fn listen(&self, cache: &impl Invalidations) -> StoreError {
         match self.subscribed(cache).await {
             Ok(never) => match never {},
             Err(e) => e,
@@ -238,16 +241,16 @@ impl RedisStore {
 
     async fn subscribed(
         &self,
-        cache: &super::SessionCache,
+        cache: &impl Invalidations,
     ) -> Result<std::convert::Infallible, StoreError> {
         use futures_util::StreamExt;
         let mut pubsub = tokio::time::timeout(DEADLINE, self.client.get_async_pubsub())
             .await
-            .map_err(|_| StoreError("Redis did not answer in time".to_owned()))?
+            .map_err(|_| StoreError::Timeout("subscribing"))?
             .map_err(fail)?;
         tokio::time::timeout(DEADLINE, pubsub.subscribe(INVALIDATIONS))
             .await
-            .map_err(|_| StoreError("Redis did not confirm the subscription in time".to_owned()))?
+            .map_err(|_| StoreError::Timeout("confirming the subscription"))?
             .map_err(fail)?;
         let (mut sink, mut messages) = pubsub.split();
         cache.set_live(true);
@@ -257,7 +260,7 @@ impl RedisStore {
             tokio::select! {
                 message = messages.next() => {
                     let Some(message) = message else {
-                        return Err(StoreError("the subscription connection closed".to_owned()));
+                        return Err(StoreError::SubscriptionClosed);
                     };
                     match message.get_payload::<String>() {
                         Ok(id) => cache.invalidate(&id),
@@ -269,7 +272,7 @@ impl RedisStore {
                     match tokio::time::timeout(HEARTBEAT, sink.ping::<redis::Value>()).await {
                         Ok(Ok(_)) => {}
                         Ok(Err(e)) => return Err(fail(e)),
-                        Err(_) => return Err(StoreError("Redis did not answer a heartbeat in time".to_owned())),
+                        Err(_) => return Err(StoreError::Timeout("a heartbeat")),
                     }
                 }
             }
