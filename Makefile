@@ -13,6 +13,8 @@ deps:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	python3 .ci/import-cycles.py
+	bash .ci/file-sizes.sh
 
 unit:
 	cargo test --lib

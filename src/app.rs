@@ -22,8 +22,8 @@ pub struct App<S> {
     pub clock: Arc<dyn Clock>,
     /// Claims a session keeps (those headers, rules and minted JWTs read).
     pub needed_claims: Vec<String>,
-    /// Minted upstream JWTs per (ticket id, app): the header value and when to mint anew.
-    pub jwt_cache: moka::sync::Cache<(String, String), (http::HeaderValue, u64)>,
+    /// Minted upstream JWTs per (identity, app).
+    pub mint: crate::profile::mint::MintCache,
     /// Where API keys are kept, if anywhere.
     pub apikeys: Option<crate::apikey::Backend<S>>,
     /// One async mutex per session being refreshed in this process.
@@ -65,10 +65,7 @@ impl<S: SessionStore> App<S> {
             clock,
             needed_claims,
             apikeys,
-            jwt_cache: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(3600))
-                .build(),
+            mint: Default::default(),
             refresh_gates: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_idle(Duration::from_secs(120))

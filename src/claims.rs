@@ -9,6 +9,15 @@ use serde_json::{Map, Value};
 /// The claims of one identity, as the IdP sent them (ID token merged with userinfo).
 pub type Claims = Map<String, Value>;
 
+/// Only the claims named in `needed` (what headers, rules and minted JWTs read): a session
+/// keeps nothing else.
+pub fn keep_needed(claims: impl IntoIterator<Item = (String, Value)>, needed: &[String]) -> Claims {
+    claims
+        .into_iter()
+        .filter(|(k, _)| needed.contains(k))
+        .collect()
+}
+
 /// A claim name or dot path, parsed once at startup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimPath {

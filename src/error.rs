@@ -2,8 +2,10 @@
 //! HTTP statuses lives in `http/mod.rs` (`impl Reply for Error`) and nowhere else.
 
 use crate::forwarded::ForwardedError;
+use crate::gate::verdict::Denial;
+use crate::logout::LogoutRefusal;
 use crate::oidc::IdpError;
-use crate::redirect::Refusal;
+use crate::redirect::ReturnUrlRefusal;
 use crate::store::StoreError;
 
 /// Why a request could not be served as asked.
@@ -17,7 +19,7 @@ pub enum Error {
     UnknownApp(String),
     /// The return URL (`rd`) was refused.
     #[error("refused return URL: {}", .0.as_str())]
-    BadReturnUrl(Refusal),
+    BadReturnUrl(ReturnUrlRefusal),
     /// `/callback` without a matching, unexpired login state (unknown or replayed `state`).
     #[error("no login in progress matches this callback")]
     InvalidLoginState,
@@ -36,4 +38,58 @@ pub enum Error {
     /// Something that should not happen (no randomness, a response that cannot be built).
     #[error("internal error: {0}")]
     Internal(String),
+    /// Nothing is served at this path (or the feature behind it is switched off).
+    #[error("nothing is served here")]
+    NotFound,
+    /// The request itself is unusable before any handler ran (method, body, headers).
+    #[error("unusable request: {0}")]
+    Request(RequestProblem),
+    /// A required parameter is missing (`logout_token`, `user`).
+    #[error("missing {0}")]
+    MissingParameter(&'static str),
+    /// The IdP's back-channel logout token was refused.
+    #[error("back-channel logout token refused: {0}")]
+    LogoutTokenRefused(LogoutRefusal),
+    /// The operator endpoint was called without the admin token.
+    #[error("admin request refused: wrong or missing bearer token")]
+    AdminUnauthorized,
+    /// A dependency (store, IdP metadata) is not ready; the reasons are logged by the caller.
+    #[error("not ready")]
+    NotReady,
+    /// The gate refused a forward-auth check.
+    #[error("check refused: {0:?}")]
+    Denied(Denial),
+    /// nginx: the person must sign in at `start` (nginx cannot relay a redirect).
+    #[error("sign-in required")]
+    LoginRequired {
+        /// sidegate's `/start` URL.
+        start: String,
+    },
+}
+
+/// Why a request was refused before any handler ran (warp's own rejections, by meaning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestProblem {
+    /// The path exists, the method does not.
+    MethodNotAllowed,
+    /// A body without `Content-Length` (chunked) where a length is needed.
+    LengthRequired,
+    /// A body over the endpoint's limit.
+    PayloadTooLarge,
+    /// A body of a type the endpoint does not read (JSON where a form is expected).
+    UnsupportedMediaType,
+    /// A malformed query, header or body.
+    Malformed,
+}
+
+impl std::fmt::Display for RequestProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RequestProblem::MethodNotAllowed => "the method is not allowed here",
+            RequestProblem::LengthRequired => "the body has no Content-Length",
+            RequestProblem::PayloadTooLarge => "the body is too large",
+            RequestProblem::UnsupportedMediaType => "the body's Content-Type is not accepted here",
+            RequestProblem::Malformed => "the query, a header or the body is malformed",
+        })
+    }
 }

@@ -16,7 +16,7 @@ pub const MAX_LEN: usize = 16 * 1024;
 
 /// Why an IdP-signed JWT was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub enum JwtRefusal {
     /// Longer than [`MAX_LEN`].
     TooLarge,
     /// Not a JWS in compact form, or an algorithm jsonwebtoken does not know (`none`).
@@ -39,38 +39,40 @@ pub enum Refusal {
     Invalid,
 }
 
-impl Refusal {
+impl JwtRefusal {
     /// Text for logs and error answers (never contains the token).
     pub fn as_str(self) -> &'static str {
         match self {
-            Refusal::TooLarge => "the token is too large",
-            Refusal::Malformed => "the token is not a signed JWT",
-            Refusal::UnknownKey => "the token is signed with a key the IdP does not publish",
-            Refusal::AlgorithmMismatch => "the token's algorithm does not match the IdP's key",
-            Refusal::BadSignature => "the token's signature is invalid",
-            Refusal::Expired => "the token has expired",
-            Refusal::NotYetValid => "the token is not valid yet",
-            Refusal::WrongIssuer => "the token is from another issuer",
-            Refusal::WrongAudience => "the token is for another audience",
-            Refusal::Invalid => "the token is not valid",
+            JwtRefusal::TooLarge => "the token is too large",
+            JwtRefusal::Malformed => "the token is not a signed JWT",
+            JwtRefusal::UnknownKey => "the token is signed with a key the IdP does not publish",
+            JwtRefusal::AlgorithmMismatch => "the token's algorithm does not match the IdP's key",
+            JwtRefusal::BadSignature => "the token's signature is invalid",
+            JwtRefusal::Expired => "the token has expired",
+            JwtRefusal::NotYetValid => "the token is not valid yet",
+            JwtRefusal::WrongIssuer => "the token is from another issuer",
+            JwtRefusal::WrongAudience => "the token is for another audience",
+            JwtRefusal::Invalid => "the token is not valid",
         }
     }
 
     /// The same text about a logout token.
     pub fn as_logout(self) -> &'static str {
         match self {
-            Refusal::TooLarge => "the logout token is too large",
-            Refusal::Malformed => "the logout token is not a signed JWT",
-            Refusal::UnknownKey => "the logout token is signed with a key the IdP does not publish",
-            Refusal::AlgorithmMismatch => {
+            JwtRefusal::TooLarge => "the logout token is too large",
+            JwtRefusal::Malformed => "the logout token is not a signed JWT",
+            JwtRefusal::UnknownKey => {
+                "the logout token is signed with a key the IdP does not publish"
+            }
+            JwtRefusal::AlgorithmMismatch => {
                 "the logout token's algorithm does not match the IdP's key"
             }
-            Refusal::BadSignature => "the logout token's signature is invalid",
-            Refusal::Expired => "the logout token has expired",
-            Refusal::NotYetValid => "the logout token is not valid yet",
-            Refusal::WrongIssuer => "the logout token is from another issuer",
-            Refusal::WrongAudience => "the logout token is for another client",
-            Refusal::Invalid => "the logout token is not valid",
+            JwtRefusal::BadSignature => "the logout token's signature is invalid",
+            JwtRefusal::Expired => "the logout token has expired",
+            JwtRefusal::NotYetValid => "the logout token is not valid yet",
+            JwtRefusal::WrongIssuer => "the logout token is from another issuer",
+            JwtRefusal::WrongAudience => "the logout token is for another client",
+            JwtRefusal::Invalid => "the logout token is not valid",
         }
     }
 }
@@ -95,29 +97,29 @@ fn key_algorithm(jwk: &Jwk) -> Option<Algorithm> {
 /// Verifies signature, `iss`, `aud`, `exp`/`nbf` and that `required` claims are present.
 ///
 /// # Errors
-/// The [`Refusal`] saying why.
+/// The [`JwtRefusal`] saying why.
 pub fn decode(
     token: &str,
     jwks: &JwkSet,
     issuer: &str,
     audience: &str,
     required: &[&str],
-) -> Result<Map<String, Value>, Refusal> {
+) -> Result<Map<String, Value>, JwtRefusal> {
     if token.len() > MAX_LEN {
-        return Err(Refusal::TooLarge);
+        return Err(JwtRefusal::TooLarge);
     }
-    let header = jsonwebtoken::decode_header(token).map_err(|_| Refusal::Malformed)?;
+    let header = jsonwebtoken::decode_header(token).map_err(|_| JwtRefusal::Malformed)?;
     let jwk = match &header.kid {
         Some(kid) => jwks.find(kid),
         None if jwks.keys.len() == 1 => jwks.keys.first(),
         None => None,
     }
-    .ok_or(Refusal::UnknownKey)?;
-    let alg = key_algorithm(jwk).ok_or(Refusal::UnknownKey)?;
+    .ok_or(JwtRefusal::UnknownKey)?;
+    let alg = key_algorithm(jwk).ok_or(JwtRefusal::UnknownKey)?;
     if header.alg != alg {
-        return Err(Refusal::AlgorithmMismatch);
+        return Err(JwtRefusal::AlgorithmMismatch);
     }
-    let key = DecodingKey::from_jwk(jwk).map_err(|_| Refusal::UnknownKey)?;
+    let key = DecodingKey::from_jwk(jwk).map_err(|_| JwtRefusal::UnknownKey)?;
     let mut v = Validation::new(alg);
     v.set_issuer(&[issuer]);
     v.set_audience(&[audience]);
@@ -127,16 +129,16 @@ pub fn decode(
     jsonwebtoken::decode::<Map<String, Value>>(token, &key, &v)
         .map(|d| d.claims)
         .map_err(|e| match e.kind() {
-            ErrorKind::InvalidSignature => Refusal::BadSignature,
-            ErrorKind::ExpiredSignature => Refusal::Expired,
-            ErrorKind::ImmatureSignature => Refusal::NotYetValid,
-            ErrorKind::InvalidIssuer => Refusal::WrongIssuer,
-            ErrorKind::InvalidAudience => Refusal::WrongAudience,
+            ErrorKind::InvalidSignature => JwtRefusal::BadSignature,
+            ErrorKind::ExpiredSignature => JwtRefusal::Expired,
+            ErrorKind::ImmatureSignature => JwtRefusal::NotYetValid,
+            ErrorKind::InvalidIssuer => JwtRefusal::WrongIssuer,
+            ErrorKind::InvalidAudience => JwtRefusal::WrongAudience,
             ErrorKind::InvalidToken
             | ErrorKind::Base64(_)
             | ErrorKind::Json(_)
-            | ErrorKind::Utf8(_) => Refusal::Malformed,
-            _ => Refusal::Invalid,
+            | ErrorKind::Utf8(_) => JwtRefusal::Malformed,
+            _ => JwtRefusal::Invalid,
         })
 }
 

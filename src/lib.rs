@@ -32,9 +32,9 @@ pub mod claims;
 pub mod clock;
 pub mod config;
 pub mod cookies;
-pub mod decision;
 pub mod error;
 pub mod forwarded;
+pub mod gate;
 mod http;
 pub mod idp_jwt;
 pub mod logout;
@@ -43,6 +43,7 @@ pub mod policy;
 pub mod profile;
 pub mod redirect;
 pub mod refresh;
+pub mod secret;
 pub mod session;
 pub mod store;
 pub mod token;
@@ -133,7 +134,7 @@ async fn serve<S: SessionStore>(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "sidegate is listening");
     }
-    warp::serve(http::routes(app))
+    warp::serve(http::routes::routes(app))
         .incoming(listener)
         .graceful(shutdown)
         .run()

@@ -42,9 +42,6 @@ pub struct Rules {
     pub email_claim: Option<ClaimPath>,
 }
 
-/// Why a signed-in user was refused (for the log).
-pub type Refusal = &'static str;
-
 impl Rules {
     /// Whether `uri` (path and query) is a bypass path. Paths a server might read
     /// differently from us (dot segments, encoded `.`, `/` or `\`, backslashes) never
@@ -82,7 +79,7 @@ impl Rules {
     ///
     /// # Errors
     /// The reason for the log when no rule admits the user.
-    pub fn permits(&self, sub: &str, claims: &Claims) -> Result<(), Refusal> {
+    pub fn permits(&self, sub: &str, claims: &Claims) -> Result<(), &'static str> {
         let open = self.groups.is_empty()
             && self.users.is_empty()
             && self.emails.is_empty()

@@ -9,7 +9,7 @@ use url::Url;
 
 /// Why a return URL was refused; the text is safe to show and to log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub enum ReturnUrlRefusal {
     /// Empty, too long, or containing whitespace, control characters or backslashes.
     Malformed,
     /// Not an absolute `http://` or `https://` URL.
@@ -20,14 +20,18 @@ pub enum Refusal {
     HostNotAllowed,
 }
 
-impl Refusal {
+impl ReturnUrlRefusal {
     /// A short explanation for people.
     pub fn as_str(self) -> &'static str {
         match self {
-            Refusal::Malformed => "the return URL is malformed",
-            Refusal::NotHttp => "the return URL must be an absolute http(s) URL",
-            Refusal::SuspiciousHost => "the return URL's host part is not a plain host name",
-            Refusal::HostNotAllowed => "the return URL points to a host that is not allowed",
+            ReturnUrlRefusal::Malformed => "the return URL is malformed",
+            ReturnUrlRefusal::NotHttp => "the return URL must be an absolute http(s) URL",
+            ReturnUrlRefusal::SuspiciousHost => {
+                "the return URL's host part is not a plain host name"
+            }
+            ReturnUrlRefusal::HostNotAllowed => {
+                "the return URL points to a host that is not allowed"
+            }
         }
     }
 }
@@ -38,37 +42,37 @@ const MAX_LEN: usize = 8192;
 /// Checks `raw` against `allowed` (hosts or parent domains, lowercase).
 ///
 /// # Errors
-/// The [`Refusal`] that explains why the URL may not be used.
-pub fn validate(raw: &str, allowed: &[String]) -> Result<(), Refusal> {
+/// The [`ReturnUrlRefusal`] that explains why the URL may not be used.
+pub fn validate(raw: &str, allowed: &[String]) -> Result<(), ReturnUrlRefusal> {
     if raw.is_empty() || raw.len() > MAX_LEN {
-        return Err(Refusal::Malformed);
+        return Err(ReturnUrlRefusal::Malformed);
     }
     if raw
         .chars()
         .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
     {
-        return Err(Refusal::Malformed);
+        return Err(ReturnUrlRefusal::Malformed);
     }
-    let (scheme, rest) = raw.split_once("://").ok_or(Refusal::NotHttp)?;
+    let (scheme, rest) = raw.split_once("://").ok_or(ReturnUrlRefusal::NotHttp)?;
     if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return Err(Refusal::NotHttp);
+        return Err(ReturnUrlRefusal::NotHttp);
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let plain = |b: u8| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b);
     if strip_port(authority).is_empty() || !authority.bytes().all(plain) {
-        return Err(Refusal::SuspiciousHost);
+        return Err(ReturnUrlRefusal::SuspiciousHost);
     }
-    let url = Url::parse(raw).map_err(|_| Refusal::Malformed)?;
-    let host = url.host_str().ok_or(Refusal::SuspiciousHost)?;
+    let url = Url::parse(raw).map_err(|_| ReturnUrlRefusal::Malformed)?;
+    let host = url.host_str().ok_or(ReturnUrlRefusal::SuspiciousHost)?;
     // The parser and our own split must agree on the host, or one of them was fooled.
     let raw_host = strip_port(authority).to_ascii_lowercase();
     if host != raw_host || host.starts_with('.') || host.ends_with('.') || host.contains("..") {
-        return Err(Refusal::SuspiciousHost);
+        return Err(ReturnUrlRefusal::SuspiciousHost);
     }
     if allowed.iter().any(|d| host_matches(host, d)) {
         Ok(())
     } else {
-        Err(Refusal::HostNotAllowed)
+        Err(ReturnUrlRefusal::HostNotAllowed)
     }
 }
 
@@ -121,64 +125,112 @@ mod tests {
     #[test]
     fn refuses_hostile_payloads() {
         let hostile = [
-            ("", Refusal::Malformed),
-            ("//evil.test", Refusal::NotHttp),
-            ("/\\evil.test", Refusal::Malformed),
-            ("\\\\evil.test", Refusal::Malformed),
-            ("/relative/path", Refusal::NotHttp),
-            ("https://example.test@evil.test", Refusal::SuspiciousHost),
-            ("https://user:pw@app.example.test/", Refusal::SuspiciousHost),
-            ("https://evil.test#.example.test", Refusal::HostNotAllowed),
-            ("https://evil.test?.example.test", Refusal::HostNotAllowed),
-            ("https://evil.test/.example.test", Refusal::HostNotAllowed),
-            ("https://evil.test\\.example.test", Refusal::Malformed),
-            ("https://example.test\\@evil.test", Refusal::Malformed),
-            ("javascript:alert(1)", Refusal::NotHttp),
+            ("", ReturnUrlRefusal::Malformed),
+            ("//evil.test", ReturnUrlRefusal::NotHttp),
+            ("/\\evil.test", ReturnUrlRefusal::Malformed),
+            ("\\\\evil.test", ReturnUrlRefusal::Malformed),
+            ("/relative/path", ReturnUrlRefusal::NotHttp),
+            (
+                "https://example.test@evil.test",
+                ReturnUrlRefusal::SuspiciousHost,
+            ),
+            (
+                "https://user:pw@app.example.test/",
+                ReturnUrlRefusal::SuspiciousHost,
+            ),
+            (
+                "https://evil.test#.example.test",
+                ReturnUrlRefusal::HostNotAllowed,
+            ),
+            (
+                "https://evil.test?.example.test",
+                ReturnUrlRefusal::HostNotAllowed,
+            ),
+            (
+                "https://evil.test/.example.test",
+                ReturnUrlRefusal::HostNotAllowed,
+            ),
+            (
+                "https://evil.test\\.example.test",
+                ReturnUrlRefusal::Malformed,
+            ),
+            (
+                "https://example.test\\@evil.test",
+                ReturnUrlRefusal::Malformed,
+            ),
+            ("javascript:alert(1)", ReturnUrlRefusal::NotHttp),
             (
                 "JaVaScRiPt:alert(1)//https://example.test",
-                Refusal::NotHttp,
+                ReturnUrlRefusal::NotHttp,
             ),
-            ("data:text/html,<script>alert(1)</script>", Refusal::NotHttp),
-            ("vbscript:msgbox(1)", Refusal::NotHttp),
-            ("ftp://app.example.test/", Refusal::NotHttp),
-            ("file:///etc/passwd", Refusal::NotHttp),
-            ("https:/evil.test", Refusal::NotHttp),
-            ("https:evil.test", Refusal::NotHttp),
-            ("https://evilexample.test/", Refusal::HostNotAllowed),
-            ("https://example.test.evil.test/", Refusal::HostNotAllowed),
-            ("https://.example.test/", Refusal::SuspiciousHost),
-            ("https://app.example.test./", Refusal::SuspiciousHost),
-            ("https://evil%2Etest/", Refusal::SuspiciousHost),
+            (
+                "data:text/html,<script>alert(1)</script>",
+                ReturnUrlRefusal::NotHttp,
+            ),
+            ("vbscript:msgbox(1)", ReturnUrlRefusal::NotHttp),
+            ("ftp://app.example.test/", ReturnUrlRefusal::NotHttp),
+            ("file:///etc/passwd", ReturnUrlRefusal::NotHttp),
+            ("https:/evil.test", ReturnUrlRefusal::NotHttp),
+            ("https:evil.test", ReturnUrlRefusal::NotHttp),
+            (
+                "https://evilexample.test/",
+                ReturnUrlRefusal::HostNotAllowed,
+            ),
+            (
+                "https://example.test.evil.test/",
+                ReturnUrlRefusal::HostNotAllowed,
+            ),
+            ("https://.example.test/", ReturnUrlRefusal::SuspiciousHost),
+            (
+                "https://app.example.test./",
+                ReturnUrlRefusal::SuspiciousHost,
+            ),
+            ("https://evil%2Etest/", ReturnUrlRefusal::SuspiciousHost),
             (
                 "https://app.example.test%2F@evil.test",
-                Refusal::SuspiciousHost,
+                ReturnUrlRefusal::SuspiciousHost,
             ),
-            ("https://evil.test%23.example.test", Refusal::SuspiciousHost),
+            (
+                "https://evil.test%23.example.test",
+                ReturnUrlRefusal::SuspiciousHost,
+            ),
             (
                 "https://evil.test%40app.example.test",
-                Refusal::SuspiciousHost,
+                ReturnUrlRefusal::SuspiciousHost,
             ),
-            ("https://evil。test/", Refusal::SuspiciousHost),
+            ("https://evil。test/", ReturnUrlRefusal::SuspiciousHost),
             (
                 "https://app.example.test。evil.test/",
-                Refusal::SuspiciousHost,
+                ReturnUrlRefusal::SuspiciousHost,
             ),
-            ("https://ⓔxample.test/", Refusal::SuspiciousHost),
-            ("https://xn--exmple-cua.test/", Refusal::HostNotAllowed),
-            (" https://app.example.test/", Refusal::Malformed),
+            ("https://ⓔxample.test/", ReturnUrlRefusal::SuspiciousHost),
+            (
+                "https://xn--exmple-cua.test/",
+                ReturnUrlRefusal::HostNotAllowed,
+            ),
+            (" https://app.example.test/", ReturnUrlRefusal::Malformed),
             (
                 "https://app.example.test/\r\nSet-Cookie: x=1",
-                Refusal::Malformed,
+                ReturnUrlRefusal::Malformed,
             ),
-            ("https://app.example.test/\tx", Refusal::Malformed),
-            ("https://evil.test\0.example.test/", Refusal::Malformed),
-            ("https://[::1]/", Refusal::HostNotAllowed),
-            ("https://2130706433/", Refusal::SuspiciousHost),
-            ("https://0x7f.0.0.1/", Refusal::SuspiciousHost),
-            ("https:///evil.test", Refusal::SuspiciousHost),
-            ("https://:443/", Refusal::SuspiciousHost),
-            ("http://evil.test:80@example.test/", Refusal::SuspiciousHost),
-            ("https://example.test:evil.test/", Refusal::Malformed),
+            ("https://app.example.test/\tx", ReturnUrlRefusal::Malformed),
+            (
+                "https://evil.test\0.example.test/",
+                ReturnUrlRefusal::Malformed,
+            ),
+            ("https://[::1]/", ReturnUrlRefusal::HostNotAllowed),
+            ("https://2130706433/", ReturnUrlRefusal::SuspiciousHost),
+            ("https://0x7f.0.0.1/", ReturnUrlRefusal::SuspiciousHost),
+            ("https:///evil.test", ReturnUrlRefusal::SuspiciousHost),
+            ("https://:443/", ReturnUrlRefusal::SuspiciousHost),
+            (
+                "http://evil.test:80@example.test/",
+                ReturnUrlRefusal::SuspiciousHost,
+            ),
+            (
+                "https://example.test:evil.test/",
+                ReturnUrlRefusal::Malformed,
+            ),
         ];
         assert!(hostile.len() >= 30);
         for (raw, want) in hostile {
@@ -189,7 +241,7 @@ mod tests {
                 &format!("https://example.test/{}", "a".repeat(9000)),
                 &allowed()
             ),
-            Err(Refusal::Malformed)
+            Err(ReturnUrlRefusal::Malformed)
         );
     }
 

@@ -41,6 +41,38 @@ pub fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_bytes(clean.as_bytes()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// A header name usable for identity headers: valid and not one the proxy or HTTP owns;
+/// a problem naming `var` otherwise.
+pub fn header_name(var: &str, raw: &str, problems: &mut Vec<String>) -> Option<HeaderName> {
+    const RESERVED: &[&str] = &[
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "upgrade",
+        "location",
+        "set-cookie",
+        "cookie",
+        "keep-alive",
+        "te",
+        "trailer",
+        "proxy-connection",
+    ];
+    match HeaderName::from_bytes(raw.trim().as_bytes()) {
+        Ok(name) if RESERVED.contains(&name.as_str()) => {
+            problems.push(format!("{var}: `{raw}` is a header HTTP or the proxy owns; choose another name such as X-Forwarded-User"));
+            None
+        }
+        Ok(name) => Some(name),
+        Err(_) => {
+            problems.push(format!(
+                "{var}: `{raw}` is not a valid header name (letters, digits and '-' only)"
+            ));
+            None
+        }
+    }
+}
+
 /// When a mapping rule matches.
 #[derive(Debug, Clone)]
 pub enum Condition {

@@ -3,52 +3,53 @@
 
 use http::HeaderName;
 
-use super::{header_name, RawConfig};
+use super::vars::Vars;
 use crate::claims::ClaimPath;
+use crate::upstream::header_name;
 use crate::upstream::HeaderRule;
 
 /// The identity headers: four standard ones (each renamable, or dropped with an empty
 /// header name) plus `SIDEGATE_EXTRA_HEADERS` (`Header=claim.path,…`).
-pub(super) fn parse_headers(raw: &RawConfig, p: &mut Vec<String>) -> Vec<HeaderRule> {
-    let sep = raw.groups_separator.clone().unwrap_or_else(|| ",".into());
+pub(super) fn parse_headers(v: &Vars, p: &mut Vec<String>) -> Vec<HeaderRule> {
+    let sep = v.owned("GROUPS_SEPARATOR").unwrap_or_else(|| ",".into());
     let standard = [
         (
             "USER",
-            &raw.user_header,
+            v.get("USER_HEADER"),
             "X-Forwarded-User",
-            &raw.user_claim,
+            v.get("USER_CLAIM"),
             "preferred_username",
         ),
         (
             "EMAIL",
-            &raw.email_header,
+            v.get("EMAIL_HEADER"),
             "X-Forwarded-Email",
-            &raw.email_claim,
+            v.get("EMAIL_CLAIM"),
             "email",
         ),
         (
             "GROUPS",
-            &raw.groups_header,
+            v.get("GROUPS_HEADER"),
             "X-Forwarded-Groups",
-            &raw.groups_claim,
+            v.get("GROUPS_CLAIM"),
             "groups",
         ),
         (
             "PREFERRED_USERNAME",
-            &raw.preferred_username_header,
+            v.get("PREFERRED_USERNAME_HEADER"),
             "X-Forwarded-Preferred-Username",
-            &raw.preferred_username_claim,
+            v.get("PREFERRED_USERNAME_CLAIM"),
             "preferred_username",
         ),
     ];
     let mut rules = Vec::new();
     for (key, header, default_header, claim, default_claim) in standard {
-        let header = header.as_deref().unwrap_or(default_header);
+        let header = header.unwrap_or(default_header);
         if header.trim().is_empty() {
             continue; // dropped on purpose
         }
         let claim_var = format!("SIDEGATE_{key}_CLAIM");
-        let claim = claim.as_deref().unwrap_or(default_claim);
+        let claim = claim.unwrap_or(default_claim);
         let (Some(name), Some(path)) = (
             header_name(&format!("SIDEGATE_{key}_HEADER"), header, p),
             claim_path(&claim_var, claim, p),
@@ -66,9 +67,8 @@ pub(super) fn parse_headers(raw: &RawConfig, p: &mut Vec<String>) -> Vec<HeaderR
             separator: sep.clone(),
         });
     }
-    for entry in raw
-        .extra_headers
-        .as_deref()
+    for entry in v
+        .get("EXTRA_HEADERS")
         .unwrap_or("")
         .split(',')
         .map(str::trim)

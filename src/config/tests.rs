@@ -1,4 +1,6 @@
 use super::*;
+use ipnet::IpNet;
+use std::time::Duration;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef-cookie";
 

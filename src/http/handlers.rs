@@ -3,64 +3,26 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use warp::http::header::{CACHE_CONTROL, COOKIE, LOCATION, SET_COOKIE};
-use warp::http::{HeaderMap, HeaderValue, StatusCode};
+use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use warp::http::{HeaderMap, HeaderValue};
 use warp::reply::Response;
 use warp::Reply;
 
-use super::{empty, pages};
+use super::{found, ok_page};
 use crate::app::App;
+use crate::claims;
 use crate::cookies;
 use crate::error::Error;
 use crate::oidc::{IdpError, LoginState};
 use crate::redirect;
-use crate::session::{Session, Ticket};
+use crate::session::Session;
 use crate::store::SessionStore;
-use crate::upstream;
 
 pub(super) fn cookie_headers(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-}
-
-/// The live session behind the request's session cookie(s), if any.
-pub(super) async fn current_session<S: SessionStore>(
-    app: &App<S>,
-    headers: &HeaderMap,
-) -> Result<Option<(Ticket, Session)>, Error> {
-    let now = app.clock.now();
-    for value in cookies::values(cookie_headers(headers), &app.config.cookie.name)
-        .iter()
-        .take(3)
-    {
-        let Some(ticket) = Ticket::parse(value) else {
-            tracing::debug!("ignoring a malformed session cookie");
-            continue;
-        };
-        if let Some(session) = app.sessions.load(&ticket).await? {
-            if session.is_live(now) {
-                return Ok(Some((ticket, session)));
-            }
-        }
-    }
-    Ok(None)
-}
-
-/// sidegate's own login entry for `return_to`: always absolute.
-pub(super) fn start_url<S>(app: &App<S>, return_to: &str) -> String {
-    let rd: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
-    format!("{}/start?rd={rd}", app.config.public_base())
-}
-
-pub(super) fn redirect_to(location: &str) -> Response {
-    let mut r = empty(StatusCode::FOUND);
-    r.headers_mut()
-        .insert(LOCATION, upstream::header_value(location));
-    r.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
 }
 
 pub(super) fn add_cookie(r: &mut Response, set_cookie: &str) {
@@ -92,7 +54,7 @@ pub async fn start<S: SessionStore>(
     let (url, login) = provider.begin(return_to);
     let set = cookies::login_set(&app.config.cookie, app.keys.jar(), &login.state, &login)
         .ok_or_else(|| Error::Internal("login state cookie".into()))?;
-    let mut r = redirect_to(url.as_str());
+    let mut r = found(url.as_str());
     add_cookie(&mut r, &set);
     Ok(r)
 }
@@ -165,11 +127,7 @@ async fn finish_login<S: SessionStore>(
         .await?;
     let now = app.clock.now();
     let lifetime = app.config.session_lifetime;
-    let claims = identity
-        .claims
-        .into_iter()
-        .filter(|(k, _)| app.needed_claims.contains(k))
-        .collect();
+    let claims = claims::keep_needed(identity.claims, &app.needed_claims);
     let (keep_access, keep_id_for_apps) = app.config.profiles.tokens_needed();
     let keep_id = keep_id_for_apps;
     // The ID token is also the hint for RP-initiated logout at the IdP.
@@ -192,7 +150,7 @@ async fn finish_login<S: SessionStore>(
     };
     let ticket = app.sessions.create(&session, lifetime).await?;
     tracing::info!(ticket_id = %ticket.id(), "signed in");
-    let mut r = redirect_to(&login.return_to);
+    let mut r = found(&login.return_to);
     add_cookie(
         &mut r,
         &cookies::session_set(&app.config.cookie, ticket.to_cookie_value(), lifetime),
@@ -201,19 +159,58 @@ async fn finish_login<S: SessionStore>(
 }
 
 /// `GET /readyz`: 200 when the store answers and the IdP metadata is loaded.
-pub async fn readyz<S: SessionStore>(app: Arc<App<S>>) -> Response {
+pub async fn readyz<S: SessionStore>(app: Arc<App<S>>) -> Result<Response, Error> {
     let store = app.sessions.store().ping().await;
     let idp = app.provider().is_some();
-    match (&store, idp) {
-        (Ok(()), true) => pages::page(StatusCode::OK, "ready", "ready"),
-        _ => {
-            if let Err(e) = &store {
-                tracing::warn!(cause = %e, "not ready: the session store does not answer");
-            }
-            if !idp {
-                tracing::warn!("not ready: the IdP's metadata is not loaded yet");
-            }
-            empty(StatusCode::SERVICE_UNAVAILABLE)
-        }
+    if let Err(e) = &store {
+        tracing::warn!(cause = %e, "not ready: the session store does not answer");
     }
+    if !idp {
+        tracing::warn!("not ready: the IdP's metadata is not loaded yet");
+    }
+    match (store, idp) {
+        (Ok(()), true) => Ok(ok_page("ready", "ready")),
+        _ => Err(Error::NotReady),
+    }
+}
+
+/// `/shim/<app>/<path>`: the profile's fixed response for that path.
+pub async fn shim<S: SessionStore>(
+    app_name: String,
+    tail: warp::path::Tail,
+    app: Arc<App<S>>,
+) -> Result<Response, Error> {
+    let path = format!("/{}", tail.as_str());
+    let s = app
+        .config
+        .profiles
+        .get(Some(&app_name))
+        .and_then(|p| p.shims.iter().find(|s| s.path == path))
+        .ok_or(Error::NotFound)?;
+    let mut r = Response::new(s.body.clone().into());
+    // The status the operator configured for this shim.
+    *r.status_mut() = s.status;
+    if let Ok(ct) = HeaderValue::from_str(&s.content_type) {
+        r.headers_mut().insert(CONTENT_TYPE, ct);
+    }
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+/// `/.well-known/jwks.json`: public keys of the upstream-JWT signers.
+pub async fn jwks<S: SessionStore>(app: Arc<App<S>>) -> Response {
+    let mut r = Response::new(app.config.profiles.jwks().to_owned().into());
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    r
+}
+
+/// `GET /`: what this service is.
+pub fn index() -> Response {
+    ok_page("sidegate", "This is the sign-in service for the sites behind this proxy. Open one of those sites to sign in.")
 }

@@ -6,23 +6,21 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use warp::http::{HeaderMap, HeaderValue, StatusCode};
+use warp::http::HeaderMap;
 use warp::reply::Response;
 
-use super::handlers::{add_cookie, cookie_headers, redirect_to, return_to};
-use super::pages;
+use super::handlers::{add_cookie, cookie_headers, return_to};
+use super::{found, json, ok_page, OidcJson};
 use crate::app::App;
 use crate::cookies;
 use crate::error::Error;
-use crate::idp_jwt::Refusal;
-use crate::logout;
+use crate::idp_jwt::JwtRefusal;
+use crate::logout::{self, LogoutRefusal};
 use crate::session::Ticket;
 use crate::store::SessionStore;
 
 fn signed_out() -> Response {
-    pages::page(
-        StatusCode::OK,
+    ok_page(
         "Signed out",
         "You are signed out. You can close this window.",
     )
@@ -70,8 +68,8 @@ pub async fn logout<S: SessionStore>(
         _ => None,
     };
     let mut r = match (at_idp, target) {
-        (Some(idp), _) => redirect_to(idp.as_str()),
-        (None, Some(rd)) => redirect_to(&rd),
+        (Some(idp), _) => found(idp.as_str()),
+        (None, Some(rd)) => found(&rd),
         (None, None) => signed_out(),
     };
     add_cookie(&mut r, &cookies::session_clear(&app.config.cookie));
@@ -87,27 +85,10 @@ pub async fn logged_out<S: SessionStore>(
     match params.get("state").filter(|s| !s.is_empty()) {
         Some(rd) => {
             let rd = return_to(&app, &HashMap::from([("rd".to_owned(), rd.clone())]))?;
-            Ok(redirect_to(&rd))
+            Ok(found(&rd))
         }
         None => Ok(signed_out()),
     }
-}
-
-fn json(status: StatusCode, body: serde_json::Value) -> Response {
-    let mut r = Response::new(body.to_string().into());
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
-}
-
-fn refused(description: &str) -> Response {
-    json(
-        StatusCode::BAD_REQUEST,
-        serde_json::json!({"error": "invalid_request", "error_description": description}),
-    )
 }
 
 /// `POST /backchannel-logout` (form `logout_token=`): verify the IdP's logout token and end
@@ -115,68 +96,46 @@ fn refused(description: &str) -> Response {
 pub async fn backchannel<S: SessionStore>(
     app: Arc<App<S>>,
     form: HashMap<String, String>,
-) -> Response {
+) -> Result<Response, OidcJson> {
     let Some(provider) = app.provider() else {
         tracing::error!("back-channel logout refused: the IdP's metadata is not loaded yet");
-        return json(
-            StatusCode::SERVICE_UNAVAILABLE,
-            serde_json::json!({"error": "temporarily_unavailable"}),
-        );
+        return Err(OidcJson(Error::IdpUnavailable));
     };
-    let Some(token) = form.get("logout_token") else {
-        return refused("missing logout_token");
-    };
+    let token = form
+        .get("logout_token")
+        .ok_or(OidcJson(Error::MissingParameter("logout_token")))?;
     let config = &app.config;
     let now = app.clock.now();
-    let verified = app
+    let request = app
         .with_current_keys(
             provider,
-            |reason| *reason == Refusal::UnknownKey.as_logout(),
+            |r| *r == LogoutRefusal::Token(JwtRefusal::UnknownKey),
             |p| async move {
                 logout::verify(token, p.jwks(), &config.issuer_url, &config.client_id, now)
             },
         )
-        .await;
-    let request = match verified {
-        Ok(r) => r,
-        Err(reason) => {
-            tracing::warn!(reason, "back-channel logout token refused");
-            return refused(reason);
-        }
+        .await
+        .map_err(|r| OidcJson(Error::LogoutTokenRefused(r)))?;
+    let store = |e| OidcJson(Error::Store(e));
+    if !app
+        .sessions
+        .first_use_of_jti(&request.jti)
+        .await
+        .map_err(store)?
+    {
+        return Err(OidcJson(Error::LogoutTokenRefused(LogoutRefusal::Replayed)));
+    }
+    let ended = match (&request.sid, &request.sub) {
+        (Some(sid), _) => app.sessions.revoke("sid", sid).await.map_err(store)?,
+        (None, Some(sub)) => app.sessions.revoke("sub", sub).await.map_err(store)?,
+        (None, None) => 0,
     };
-    let result = async {
-        if !app.sessions.first_use_of_jti(&request.jti).await? {
-            return Ok(None);
-        }
-        let ended = match (&request.sid, &request.sub) {
-            (Some(sid), _) => app.sessions.revoke("sid", sid).await?,
-            (None, Some(sub)) => app.sessions.revoke("sub", sub).await?,
-            (None, None) => 0,
-        };
-        Ok::<_, crate::store::StoreError>(Some(ended))
-    }
-    .await;
-    match result {
-        Ok(Some(ended)) => {
-            tracing::info!(
-                sessions = ended,
-                by_sid = request.sid.is_some(),
-                "back-channel logout"
-            );
-            json(StatusCode::OK, serde_json::json!({}))
-        }
-        Ok(None) => {
-            tracing::warn!("back-channel logout token refused: replayed jti");
-            refused("the logout token was already used")
-        }
-        Err(e) => {
-            tracing::error!(cause = %e, "back-channel logout failed: the session store did not answer");
-            json(
-                StatusCode::SERVICE_UNAVAILABLE,
-                serde_json::json!({"error": "temporarily_unavailable"}),
-            )
-        }
-    }
+    tracing::info!(
+        sessions = ended,
+        by_sid = request.sid.is_some(),
+        "back-channel logout"
+    );
+    Ok(json(serde_json::json!({})))
 }
 
 /// `POST /admin/sessions/revoke?user=<sub>` with `Authorization: Bearer <SIDEGATE_ADMIN_TOKEN>`:
@@ -185,41 +144,31 @@ pub async fn admin_revoke<S: SessionStore>(
     app: Arc<App<S>>,
     params: HashMap<String, String>,
     authorization: Option<String>,
-) -> Response {
-    let Some(expected) = &app.config.admin_token else {
-        return pages::page(StatusCode::NOT_FOUND, "Not found", "There is nothing here.");
-    };
+) -> Result<Response, OidcJson> {
+    let expected = app
+        .config
+        .admin_token
+        .as_ref()
+        .ok_or(OidcJson(Error::NotFound))?;
     let given = authorization
         .as_deref()
-        .and_then(|a| a.strip_prefix("Bearer "))
+        .and_then(crate::gate::bearer)
         .unwrap_or("");
     // Comparing digests keeps the comparison's timing independent of the token's bytes.
     if Sha256::digest(given.as_bytes()) != Sha256::digest(expected.expose().as_bytes()) {
-        tracing::warn!("admin request refused: wrong or missing bearer token");
-        let mut r = json(
-            StatusCode::UNAUTHORIZED,
-            serde_json::json!({"error": "unauthorized"}),
-        );
-        r.headers_mut().insert(
-            "www-authenticate",
-            HeaderValue::from_static("Bearer realm=\"sidegate-admin\""),
-        );
-        return r;
+        return Err(OidcJson(Error::AdminUnauthorized));
     }
-    let Some(user) = params.get("user").filter(|u| !u.is_empty()) else {
-        return refused("missing user (the subject whose sessions to end)");
-    };
-    match app.sessions.revoke("sub", user).await {
-        Ok(n) => {
-            tracing::info!(sessions = n, "operator ended a user's sessions");
-            json(StatusCode::OK, serde_json::json!({"revoked": n}))
-        }
-        Err(e) => {
-            tracing::error!(cause = %e, "admin revoke failed: the session store did not answer");
-            json(
-                StatusCode::SERVICE_UNAVAILABLE,
-                serde_json::json!({"error": "temporarily_unavailable"}),
-            )
-        }
-    }
+    let user = params
+        .get("user")
+        .filter(|u| !u.is_empty())
+        .ok_or(OidcJson(Error::MissingParameter(
+            "user (the subject whose sessions to end)",
+        )))?;
+    let n = app
+        .sessions
+        .revoke("sub", user)
+        .await
+        .map_err(|e| OidcJson(Error::Store(e)))?;
+    tracing::info!(sessions = n, "operator ended a user's sessions");
+    Ok(json(serde_json::json!({"revoked": n})))
 }

@@ -1,148 +1,108 @@
-//! HTTP: warp routes, and the one mapping from [`Error`] to status codes. Only this module
-//! (and its children) imports warp. Handlers run through `.then()` and return
-//! `Result<Response, _>`, so domain errors never fall through `.or()` as rejections.
+//! HTTP: the one mapping from [`Error`] to status codes and bodies (this file), the warp
+//! routes (`routes`), extraction filters, handlers and HTML pages. Only this module (and its
+//! children) imports warp. Handlers run through `.then()` and return `Result<Response, _>`,
+//! so domain errors never fall through `.or()` as rejections.
 
 mod auth;
 mod filters;
 mod handlers;
 mod logout;
 mod pages;
+pub(crate) mod routes;
 
-use std::sync::Arc;
-
-use warp::http::StatusCode;
+use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use warp::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use warp::reply::Response;
-use warp::{Filter, Reply};
+use warp::Reply;
 
-use crate::app::App;
-use crate::error::Error;
+use crate::error::{Error, RequestProblem};
 use crate::forwarded::ForwardedError;
+use crate::gate::Denial;
 use crate::oidc::IdpError;
-use crate::store::SessionStore;
+use crate::upstream;
 
-pub(crate) use auth::ProxyKind;
-
-/// Every route of sidegate.
-pub fn routes<S: SessionStore>(
-    app: Arc<App<S>>,
-) -> impl Filter<Extract = (impl Reply,), Error = std::convert::Infallible> + Clone {
-    // The app profile is chosen in the path, never the query: Caddy appends the client's
-    // own query string to the auth URI.
-    let target = warp::path!("auth")
-        .map(|| (ProxyKind::Redirecting, None))
-        .or(warp::path!("auth" / "nginx").map(|| (ProxyKind::Nginx, None)))
-        .unify()
-        .or(warp::path!("auth" / "nginx" / String).map(|a| (ProxyKind::Nginx, Some(a))))
-        .unify()
-        .or(warp::path!("auth" / String).map(|a| (ProxyKind::Redirecting, Some(a))))
-        .unify();
-    let auth = target
-        .and(filters::with_app(app.clone()))
-        .and(filters::peer_ip())
-        .and(warp::header::headers_cloned())
-        .then(auth::auth);
-    let shim = warp::path("shim")
-        .and(warp::path::param::<String>())
-        .and(warp::path::tail())
-        .and(filters::with_app(app.clone()))
-        .then(auth::shim);
-    let jwks = warp::path!(".well-known" / "jwks.json")
-        .and(warp::get())
-        .and(filters::with_app(app.clone()))
-        .then(auth::jwks);
-    let start = warp::path!("start")
-        .and(warp::get())
-        .and(filters::with_app(app.clone()))
-        .and(filters::query_params())
-        .then(handlers::start);
-    let callback = warp::path!("callback")
-        .and(warp::get())
-        .and(filters::with_app(app.clone()))
-        .and(filters::query_params())
-        .and(warp::header::headers_cloned())
-        .then(handlers::callback);
-    let logout = warp::path!("logout")
-        .and(warp::get().or(warp::post()).unify())
-        .and(filters::with_app(app.clone()))
-        .and(filters::query_params())
-        .and(warp::header::headers_cloned())
-        .then(logout::logout);
-    let logged_out = warp::path!("logged-out")
-        .and(warp::get())
-        .and(filters::with_app(app.clone()))
-        .and(filters::query_params())
-        .then(logout::logged_out);
-    let backchannel = warp::path!("backchannel-logout")
-        .and(warp::post())
-        .and(filters::with_app(app.clone()))
-        .and(warp::body::content_length_limit(64 * 1024))
-        .and(warp::body::form::<std::collections::HashMap<String, String>>())
-        .then(logout::backchannel);
-    let admin = warp::path!("admin" / "sessions" / "revoke")
-        .and(warp::post())
-        .and(filters::with_app(app.clone()))
-        .and(filters::query_params())
-        .and(warp::header::optional::<String>("authorization"))
-        .then(logout::admin_revoke);
-    let healthz = warp::path!("healthz").and(warp::get()).map(|| "ok");
-    let readyz = warp::path!("readyz")
-        .and(warp::get())
-        .and(filters::with_app(app.clone()))
-        .then(handlers::readyz);
-    let index = warp::path::end().and(warp::get()).map(pages::index);
-    auth.or(shim)
-        .or(jwks)
-        .or(start)
-        .or(callback)
-        .or(logout)
-        .or(logged_out)
-        .or(backchannel)
-        .or(admin)
-        .or(healthz)
-        .or(readyz)
-        .or(index)
-        .recover(recover)
-}
-
-/// warp's own rejections (no route, wrong method): a small page with warp's status.
-async fn recover(rejection: warp::Rejection) -> Result<Response, std::convert::Infallible> {
-    let status = if rejection.is_not_found() {
-        StatusCode::NOT_FOUND
-    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        StatusCode::METHOD_NOT_ALLOWED
-    } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        tracing::warn!(?rejection, "unhandled rejection");
-        StatusCode::INTERNAL_SERVER_ERROR
-    };
-    let text = status.canonical_reason().unwrap_or("Error");
-    Ok(pages::page(status, text, "There is nothing here."))
-}
+/// The header of a 401 that carries the login URL for single-page apps.
+pub const LOGIN_HEADER: HeaderName = HeaderName::from_static("x-sidegate-login");
 
 /// The status for each error: the only such mapping. 5xx are logged as errors with their
 /// cause; the client only ever sees a generic text.
 fn status(e: &Error) -> StatusCode {
     match e {
         Error::BadForwardedRequest(ForwardedError::UntrustedPeer) => StatusCode::FORBIDDEN,
-        Error::UnknownApp(_) => StatusCode::NOT_FOUND,
-        Error::BadForwardedRequest(_) | Error::BadReturnUrl(_) | Error::InvalidLoginState => {
-            StatusCode::BAD_REQUEST
-        }
+        Error::UnknownApp(_) | Error::NotFound => StatusCode::NOT_FOUND,
+        Error::BadForwardedRequest(_)
+        | Error::BadReturnUrl(_)
+        | Error::InvalidLoginState
+        | Error::MissingParameter(_)
+        | Error::LogoutTokenRefused(_) => StatusCode::BAD_REQUEST,
+        Error::Request(p) => match p {
+            RequestProblem::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            RequestProblem::LengthRequired => StatusCode::LENGTH_REQUIRED,
+            RequestProblem::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            RequestProblem::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            RequestProblem::Malformed => StatusCode::BAD_REQUEST,
+        },
         Error::LoginRefused(code) if code == "access_denied" => StatusCode::FORBIDDEN,
         Error::LoginRefused(_) => StatusCode::BAD_REQUEST,
         Error::Idp(IdpError::CodeRefused(_) | IdpError::IdToken(_) | IdpError::UnknownKey) => {
             StatusCode::BAD_REQUEST
         }
         Error::Idp(_) => StatusCode::BAD_GATEWAY,
-        Error::IdpUnavailable | Error::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::IdpUnavailable | Error::Store(_) | Error::NotReady => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::AdminUnauthorized
+        | Error::LoginRequired { .. }
+        | Error::Denied(Denial::Unauthenticated { .. } | Denial::Credential(_)) => {
+            StatusCode::UNAUTHORIZED
+        }
+        Error::Denied(Denial::Forbidden { .. }) => StatusCode::FORBIDDEN,
+    }
+}
+
+/// `WWW-Authenticate` of a 401 without a session.
+const CHALLENGE: HeaderValue = HeaderValue::from_static("Bearer realm=\"sidegate\"");
+
+/// The headers some answers carry whatever their body: challenges and login URLs.
+fn decorate(e: &Error, r: &mut Response) {
+    let h = r.headers_mut();
+    match e {
+        Error::AdminUnauthorized => {
+            h.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"sidegate-admin\""),
+            );
+        }
+        Error::Denied(Denial::Unauthenticated { login }) => {
+            h.insert(WWW_AUTHENTICATE, CHALLENGE);
+            // Where a single-page app can send the person to log in (it may swap `rd`).
+            if let Some(login) = login {
+                h.insert(LOGIN_HEADER, upstream::header_value(login));
+            }
+        }
+        Error::Denied(Denial::Credential(_)) => {
+            h.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"sidegate\", error=\"invalid_token\""),
+            );
+        }
+        Error::LoginRequired { start } => {
+            h.insert(LOCATION, upstream::header_value(start));
+            h.insert(WWW_AUTHENTICATE, CHALLENGE);
+        }
+        _ => {}
     }
 }
 
 fn log(e: &Error, status: StatusCode) {
     if status.is_server_error() {
-        tracing::error!(cause = %e, status = status.as_u16(), "request failed");
+        if !matches!(e, Error::NotReady) {
+            tracing::error!(cause = %e, status = status.as_u16(), "request failed");
+        }
+    } else if matches!(e, Error::Denied(_) | Error::LoginRequired { .. }) {
+        // The gate logs refusals with the app and reason; "not signed in" is routine.
+        tracing::debug!(cause = %e, status = status.as_u16(), "check refused");
     } else {
         tracing::warn!(cause = %e, status = status.as_u16(), "request refused");
     }
@@ -150,24 +110,36 @@ fn log(e: &Error, status: StatusCode) {
 
 /// What a person sees for each error (no internals).
 fn explain(e: &Error) -> (&'static str, String) {
+    let nothing = || ("Not found", "There is nothing here.".to_owned());
     match e {
         Error::BadForwardedRequest(_) => ("Bad request", "The proxy in front of this site sent a request sidegate cannot trust.".into()),
         Error::UnknownApp(_) => ("Not found", "The proxy asked about an app sidegate does not know.".into()),
+        Error::NotFound => nothing(),
+        Error::Request(p) => ("Bad request", format!("This request cannot be served: {p}.")),
+        Error::MissingParameter(what) => ("Bad request", format!("The request lacks {what}.")),
+        Error::LogoutTokenRefused(_) => ("Bad request", "The logout token was refused.".into()),
         Error::BadReturnUrl(r) => ("Bad request", format!("Sign-in cannot start: {}.", r.as_str())),
         Error::InvalidLoginState => ("Sign-in expired", "This sign-in link has expired or was already used. Go back to the site and try again.".into()),
         Error::LoginRefused(code) => ("Sign-in refused", format!("The identity provider refused the sign-in ({code}).")),
         Error::Idp(IdpError::CodeRefused(_) | IdpError::IdToken(_) | IdpError::UnknownKey) => ("Sign-in failed", "The identity provider's answer could not be verified. Go back to the site and try again.".into()),
         Error::IdpUnavailable | Error::Idp(_) => ("Identity provider unreachable", "Sign-in is not possible right now because the identity provider cannot be reached. Try again in a minute.".into()),
-        Error::Store(_) | Error::Internal(_) => ("Something went wrong", "sidegate could not complete the request. Try again in a minute.".into()),
+        Error::Store(_) | Error::Internal(_) | Error::NotReady => ("Something went wrong", "sidegate could not complete the request. Try again in a minute.".into()),
+        Error::AdminUnauthorized => ("Not signed in", "This endpoint needs the operator's token.".into()),
+        Error::LoginRequired { .. } | Error::Denied(Denial::Unauthenticated { .. }) => ("Not signed in", "Sign in to use this site.".into()),
+        Error::Denied(Denial::Credential(_)) => ("Not signed in", "The key or token sent with this request was refused.".into()),
+        Error::Denied(Denial::Forbidden { .. }) => ("Access denied", "You are signed in, but this app is not open to your account. Ask its administrator for access.".into()),
     }
 }
 
+/// An error as a small HTML page.
 impl Reply for Error {
     fn into_response(self) -> Response {
         let status = status(&self);
         log(&self, status);
         let (title, message) = explain(&self);
-        pages::page(status, title, &message)
+        let mut r = pages::page(status, title, &message);
+        decorate(&self, &mut r);
+        r
     }
 }
 
@@ -179,14 +151,73 @@ impl Reply for Bodyless {
     fn into_response(self) -> Response {
         let status = status(&self.0);
         log(&self.0, status);
-        empty(status)
+        let mut r = Response::new(Default::default());
+        *r.status_mut() = status;
+        decorate(&self.0, &mut r);
+        r
     }
 }
 
-/// A response with no body.
-pub(crate) fn empty(status: StatusCode) -> Response {
+/// An error on an endpoint machines call (back-channel logout, admin): an OAuth-style JSON
+/// error (`invalid_request`, `unauthorized`, `temporarily_unavailable`, `server_error`).
+pub(crate) struct OidcJson(pub Error);
+
+impl Reply for OidcJson {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let body = match &e {
+            Error::NotFound | Error::Request(_) => return e.into_response(),
+            Error::MissingParameter(_) => {
+                serde_json::json!({"error": "invalid_request", "error_description": e.to_string()})
+            }
+            Error::LogoutTokenRefused(r) => {
+                serde_json::json!({"error": "invalid_request", "error_description": r.as_str()})
+            }
+            Error::AdminUnauthorized => serde_json::json!({"error": "unauthorized"}),
+            Error::IdpUnavailable | Error::Store(_) | Error::NotReady => {
+                serde_json::json!({"error": "temporarily_unavailable"})
+            }
+            _ => serde_json::json!({"error": "server_error"}),
+        };
+        let status = status(&e);
+        log(&e, status);
+        let mut r = json(body);
+        *r.status_mut() = status;
+        decorate(&e, &mut r);
+        r
+    }
+}
+
+/// 200 with no body, and `headers`.
+pub(crate) fn ok_with(headers: HeaderMap) -> Response {
     let mut r = Response::new(Default::default());
-    *r.status_mut() = status;
+    *r.headers_mut() = headers;
+    r
+}
+
+/// 200 with a JSON body, not cached.
+pub(crate) fn json(body: serde_json::Value) -> Response {
+    let mut r = Response::new(body.to_string().into());
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// 200 with a small page.
+pub(crate) fn ok_page(title: &str, message: &str) -> Response {
+    pages::page(StatusCode::OK, title, message)
+}
+
+/// 302 to `location`, not cached.
+pub(crate) fn found(location: &str) -> Response {
+    let mut r = Response::new(Default::default());
+    *r.status_mut() = StatusCode::FOUND;
+    r.headers_mut()
+        .insert(LOCATION, upstream::header_value(location));
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 

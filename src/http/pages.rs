@@ -46,8 +46,3 @@ h1{{font-size:1.4rem}}p{{line-height:1.5}}</style></head>\
     );
     r
 }
-
-/// `GET /`: what this service is.
-pub fn index() -> Response {
-    page(StatusCode::OK, "sidegate", "This is the sign-in service for the sites behind this proxy. Open one of those sites to sign in.")
-}

@@ -1,8 +1,19 @@
+use super::routes::routes;
 use super::*;
+use crate::app::App;
 use crate::clock::FixedClock;
 use crate::config::Config;
-use crate::redirect::Refusal;
+use crate::gate::{CredentialRefusal, Presenter};
+use crate::logout::LogoutRefusal;
+use crate::redirect::ReturnUrlRefusal;
 use crate::store::{MemoryStore, StoreError};
+use std::sync::Arc;
+
+#[allow(non_upper_case_globals)]
+const refusal: CredentialRefusal = CredentialRefusal {
+    what: Presenter::ApiKey,
+    reason: "unknown or revoked API key",
+};
 
 #[test]
 fn error_status_mapping_is_pinned() {
@@ -15,7 +26,7 @@ fn error_status_mapping_is_pinned() {
             Error::BadForwardedRequest(ForwardedError::Missing("X")),
             400,
         ),
-        (Error::BadReturnUrl(Refusal::HostNotAllowed), 400),
+        (Error::BadReturnUrl(ReturnUrlRefusal::HostNotAllowed), 400),
         (Error::InvalidLoginState, 400),
         (Error::LoginRefused("access_denied".into()), 403),
         (Error::LoginRefused("server_error".into()), 400),
@@ -32,10 +43,67 @@ fn error_status_mapping_is_pinned() {
         (Error::IdpUnavailable, 503),
         (Error::Store(StoreError::Timeout("test")), 503),
         (Error::Internal("x".into()), 500),
+        (Error::NotFound, 404),
+        (Error::Request(RequestProblem::MethodNotAllowed), 405),
+        (Error::Request(RequestProblem::LengthRequired), 411),
+        (Error::Request(RequestProblem::PayloadTooLarge), 413),
+        (Error::Request(RequestProblem::UnsupportedMediaType), 415),
+        (Error::Request(RequestProblem::Malformed), 400),
+        (Error::MissingParameter("logout_token"), 400),
+        (Error::LogoutTokenRefused(LogoutRefusal::Replayed), 400),
+        (Error::AdminUnauthorized, 401),
+        (Error::NotReady, 503),
+        (Error::Denied(Denial::Unauthenticated { login: None }), 401),
+        (Error::Denied(Denial::Credential(refusal)), 401),
+        (
+            Error::Denied(Denial::Forbidden {
+                reason: "rule",
+                navigation: true,
+            }),
+            403,
+        ),
+        (
+            Error::LoginRequired {
+                start: "https://auth.example.test/start".into(),
+            },
+            401,
+        ),
     ];
     for (e, want) in cases {
         assert_eq!(status(&e).as_u16(), want, "{e:?}");
     }
+}
+
+#[tokio::test]
+async fn challenges_and_json_errors_have_their_shape() {
+    let r = OidcJson(Error::AdminUnauthorized).into_response();
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer realm=\"sidegate-admin\""
+    );
+    assert_eq!(body_text(r).await, r#"{"error":"unauthorized"}"#);
+    let r = OidcJson(Error::LogoutTokenRefused(LogoutRefusal::Replayed)).into_response();
+    assert_eq!(
+        body_text(r).await,
+        r#"{"error":"invalid_request","error_description":"the logout token was already used"}"#
+    );
+    let r = OidcJson(Error::Store(StoreError::Timeout("test"))).into_response();
+    assert_eq!(r.status(), 503);
+    assert_eq!(body_text(r).await, r#"{"error":"temporarily_unavailable"}"#);
+    let r = Bodyless(Error::Denied(Denial::Credential(refusal))).into_response();
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("invalid_token"));
+    let r = Bodyless(Error::Denied(Denial::Unauthenticated {
+        login: Some("https://auth.example.test/start?rd=x".into()),
+    }))
+    .into_response();
+    assert_eq!(
+        r.headers()["x-sidegate-login"],
+        "https://auth.example.test/start?rd=x"
+    );
+    assert!(body_text(r).await.is_empty());
 }
 
 async fn body_text(r: Response) -> String {

@@ -41,10 +41,10 @@ fn accepts_a_good_token_and_refuses_each_hostile_one() {
     let public = serde_json::to_vec(&jwks().keys[0]).unwrap();
     let mut no_sub = good();
     no_sub.as_object_mut().unwrap().remove("sub");
-    let cases: Vec<(String, Refusal)> = vec![
+    let cases: Vec<(String, JwtRefusal)> = vec![
         (
             sign(&with("exp", json!(1000)), Algorithm::RS256, "k1", &rsa),
-            Refusal::Expired,
+            JwtRefusal::Expired,
         ),
         (
             sign(
@@ -53,7 +53,7 @@ fn accepts_a_good_token_and_refuses_each_hostile_one() {
                 "k1",
                 &rsa,
             ),
-            Refusal::NotYetValid,
+            JwtRefusal::NotYetValid,
         ),
         (
             sign(
@@ -62,7 +62,7 @@ fn accepts_a_good_token_and_refuses_each_hostile_one() {
                 "k1",
                 &rsa,
             ),
-            Refusal::WrongIssuer,
+            JwtRefusal::WrongIssuer,
         ),
         (
             sign(
@@ -71,11 +71,11 @@ fn accepts_a_good_token_and_refuses_each_hostile_one() {
                 "k1",
                 &rsa,
             ),
-            Refusal::WrongAudience,
+            JwtRefusal::WrongAudience,
         ),
         (
             sign(&good(), Algorithm::RS256, "unknown-kid", &rsa),
-            Refusal::UnknownKey,
+            JwtRefusal::UnknownKey,
         ),
         (
             sign(
@@ -84,19 +84,19 @@ fn accepts_a_good_token_and_refuses_each_hostile_one() {
                 "k1",
                 &EncodingKey::from_secret(&public),
             ),
-            Refusal::AlgorithmMismatch,
+            JwtRefusal::AlgorithmMismatch,
         ),
         (
             sign(&no_sub, Algorithm::RS256, "k1", &rsa),
-            Refusal::Invalid,
+            JwtRefusal::Invalid,
         ),
         (
             "eyJhbGciOiJub25lIiwia2lkIjoiazEifQ.eyJzdWIiOiJjaSJ9.".to_owned(),
-            Refusal::Malformed,
+            JwtRefusal::Malformed,
         ),
-        (ok[..ok.len() - 10].to_owned(), Refusal::BadSignature),
-        (ok[..ok.len() / 3].to_owned(), Refusal::Malformed),
-        (format!("{ok}{}", "A".repeat(MAX_LEN)), Refusal::TooLarge),
+        (ok[..ok.len() - 10].to_owned(), JwtRefusal::BadSignature),
+        (ok[..ok.len() / 3].to_owned(), JwtRefusal::Malformed),
+        (format!("{ok}{}", "A".repeat(MAX_LEN)), JwtRefusal::TooLarge),
     ];
     for (token, want) in cases {
         assert_eq!(

@@ -71,7 +71,7 @@ pub enum Kind {
         /// The user name.
         user: BasicUser,
         /// The password.
-        password: crate::config::Secret<String>,
+        password: crate::secret::Secret<String>,
     },
     /// The user's own token, with an optional scheme (`Bearer`).
     UserToken {
@@ -178,11 +178,11 @@ mod tests {
         let claims = claims.as_object().unwrap();
         let basic_fixed = Kind::Basic {
             user: BasicUser::Fixed(basic("admin", "pw").unwrap()),
-            password: crate::config::Secret::new("pw".into()),
+            password: crate::secret::Secret::new("pw".into()),
         };
         let basic_claim = |c: &str| Kind::Basic {
             user: BasicUser::Claim(ClaimPath::parse(c).unwrap()),
-            password: crate::config::Secret::new("pw".into()),
+            password: crate::secret::Secret::new("pw".into()),
         };
         let cases: Vec<(Kind, Option<&str>)> = vec![
             (

@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::{Coordination, Indexes, KeyValue, StoreError};
+use super::error::StoreError;
+use super::traits::{Coordination, Indexes, KeyValue};
 use crate::clock::{Clock, SystemClock};
 
 /// A point in time, in milliseconds since the Unix epoch.

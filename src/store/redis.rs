@@ -10,7 +10,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
 use tokio::sync::OnceCell;
 
-use super::{Coordination, Indexes, Invalidations, KeyValue, StoreError};
+use super::error::StoreError;
+use super::traits::{Coordination, Indexes, Invalidations, KeyValue};
 
 const PREFIX: &str = "sidegate:";
 const DEADLINE: Duration = Duration::from_secs(2);

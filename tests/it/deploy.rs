@@ -11,7 +11,7 @@ use std::process::Command;
 
 use regex::Regex;
 use serde_yaml_ng::Value;
-use sidegate::config::KNOWN;
+use sidegate::config::is_known;
 use url::Url;
 
 const COMPOSE: &str = "deploy/docker-compose.yml";
@@ -252,10 +252,7 @@ fn only_known_sidegate_variables_are_used() {
         let found: BTreeSet<&str> = names.find_iter(&text).map(|m| m.as_str()).collect();
         for var in found {
             let name = &var["SIDEGATE_".len()..];
-            let known = KNOWN.contains(&name)
-                || name
-                    .strip_suffix("_FILE")
-                    .is_some_and(|base| KNOWN.contains(&base));
+            let known = is_known(name);
             assert!(known, "{file}: {var} is not a sidegate setting");
             checked += 1;
         }

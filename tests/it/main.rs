@@ -12,6 +12,7 @@ mod apikeys;
 mod browser;
 mod cli;
 mod deploy;
+mod edges;
 mod flow;
 mod harness;
 mod ingress;

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::Ctx;
+use super::ctx::Ctx;
 use crate::profile::credential::{self, BasicUser, Credential, JwtCredential, Kind, TokenKind};
 use crate::token::{self, Signer};
 
@@ -145,7 +145,7 @@ fn basic(ctx: &mut Ctx<'_>, at: &str, raw: &CredentialRaw) -> Option<Kind> {
     };
     Some(Kind::Basic {
         user,
-        password: crate::config::Secret::new(password),
+        password: crate::secret::Secret::new(password),
     })
 }
 

@@ -1,5 +1,7 @@
 use super::*;
+use crate::claims::ClaimPath;
 use crate::profile::credential::Kind;
+use crate::upstream::HeaderRule;
 use serde_json::json;
 
 fn defaults() -> Defaults {

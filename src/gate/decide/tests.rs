@@ -1,5 +1,6 @@
 use super::*;
 use crate::claims::ClaimPath;
+use crate::gate::principal::Proof;
 use crate::policy::PathMatch;
 use serde_json::{json, Map};
 
@@ -12,14 +13,16 @@ fn req(method: &str) -> ForwardedRequest {
     }
 }
 
-fn session(expires_at: u64) -> Session {
-    Session {
-        sub: "alice".into(),
+fn session(expires_at: u64) -> Principal {
+    Principal {
+        subject: "alice".into(),
         claims: Map::new(),
-        sid: None,
-        created_at: 0,
+        proof: Proof::Session {
+            ticket_id: "t".into(),
+        },
         expires_at,
-        ..Session::default()
+        access_token: None,
+        id_token: None,
     }
 }
 
@@ -111,7 +114,14 @@ fn decide_table() {
     ];
     for (s, client, want) in cases {
         assert_eq!(
-            decide(&req("GET"), s, client, &allowed(), &Rules::default(), now),
+            decide(
+                &req("GET"),
+                s.into(),
+                client,
+                &allowed(),
+                &Rules::default(),
+                now
+            ),
             want,
             "{s:?} {client:?}"
         );
@@ -124,7 +134,7 @@ fn login_to_a_host_outside_the_allowlist_is_forbidden_not_redirected() {
     r.host = "other.test".into();
     let d = decide(
         &r,
-        None,
+        Presented::Nobody,
         ClientKind::Navigation,
         &allowed(),
         &Rules::default(),
@@ -142,11 +152,11 @@ fn rules_table() {
         methods: Some(vec!["GET".into(), "POST".into()]),
         ..Rules::default()
     };
-    let admin = Session {
+    let admin = Principal {
         claims: json!({"groups": ["admins"]}).as_object().unwrap().clone(),
         ..session(10)
     };
-    let staff = Session {
+    let staff = Principal {
         claims: json!({"groups": ["staff"]}).as_object().unwrap().clone(),
         ..session(10)
     };
@@ -172,7 +182,7 @@ fn rules_table() {
                 ..ClientHints::default()
             },
         );
-        let got = format!("{:?}", decide(&r, s, client, &allowed(), &rules, 1));
+        let got = format!("{:?}", decide(&r, s.into(), client, &allowed(), &rules, 1));
         assert_eq!(
             got.split([' ', '{']).next(),
             Some(want),
@@ -180,5 +190,49 @@ fn rules_table() {
             r.method,
             r.uri
         );
+    }
+}
+
+#[test]
+fn a_refused_key_is_refused_first_and_a_session_lacking_the_token_logs_in_again() {
+    let rules = Rules {
+        bypass: vec![PathMatch::Prefix("/public/".into())],
+        ..Rules::default()
+    };
+    let refused = CredentialRefusal {
+        what: Presenter::ApiKey,
+        reason: "unknown or revoked API key",
+    };
+    let public = ForwardedRequest {
+        uri: "/public/a.css".into(),
+        ..req("GET")
+    };
+    let got = decide(
+        &public,
+        Presented::Refused(refused),
+        ClientKind::Navigation,
+        &allowed(),
+        &rules,
+        1,
+    );
+    assert_eq!(got, Decision::CredentialRefused(refused));
+    for (client, want) in [
+        (
+            ClientKind::Navigation,
+            Decision::Login {
+                return_to: "https://app.example.test/some/path?q=1".into(),
+            },
+        ),
+        (ClientKind::Other, Decision::Unauthenticated),
+    ] {
+        let got = decide(
+            &req("GET"),
+            Presented::LacksToken,
+            client,
+            &allowed(),
+            &rules,
+            1,
+        );
+        assert_eq!(got, want, "{client:?}");
     }
 }

@@ -1,12 +1,61 @@
 //! The forward-auth decision, as a value.
 //!
-//! Pure: no I/O, no clock (time is an argument), no warp types. The HTTP layer turns a
-//! [`Decision`] into a response that suits the calling proxy.
+//! Pure: no I/O, no clock (time is an argument), no HTTP types. Every outcome of a check is
+//! settled here: refused keys and bearer tokens, a session that lacks the token the app
+//! needs, methods, bypass paths, rules, login or 401.
 
+use super::principal::Principal;
 use crate::forwarded::ForwardedRequest;
 use crate::policy::Rules;
 use crate::redirect;
-use crate::session::Session;
+
+/// Which kind of credential a client presented instead of a session cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presenter {
+    /// An API key (`sgk_…`).
+    ApiKey,
+    /// An access token signed by the IdP.
+    Bearer,
+}
+
+impl Presenter {
+    /// For the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Presenter::ApiKey => "API key",
+            Presenter::Bearer => "bearer token",
+        }
+    }
+}
+
+/// An API key or bearer token that failed verification (answered 401 `invalid_token`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialRefusal {
+    /// What was presented.
+    pub what: Presenter,
+    /// Why it was refused, for the log.
+    pub reason: &'static str,
+}
+
+/// What the client proved, as far as the decision is concerned.
+#[derive(Debug, Clone, Copy)]
+pub enum Presented<'a> {
+    /// No session, key or bearer token.
+    Nobody,
+    /// A verified identity.
+    Principal(&'a Principal),
+    /// A session made before this app needed the user's token: handled as no session, so the
+    /// person logs in again and the new session keeps the token.
+    LacksToken,
+    /// A key or bearer token that failed verification.
+    Refused(CredentialRefusal),
+}
+
+impl<'a> From<Option<&'a Principal>> for Presented<'a> {
+    fn from(p: Option<&'a Principal>) -> Self {
+        p.map_or(Presented::Nobody, Presented::Principal)
+    }
+}
 
 /// What the client behind the proxy is, as far as a missing session is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +116,7 @@ fn prefers_html(accept: &str) -> bool {
 /// The answer to a forward-auth check.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    /// Let the request through as this session's user.
+    /// Let the request through as the presented principal.
     Allow,
     /// Let the request through without identity (a bypass path): no identity, no credential.
     AllowAnonymous,
@@ -83,17 +132,25 @@ pub enum Decision {
         /// For the log, never shown with internals.
         reason: &'static str,
     },
+    /// A key or bearer token was presented and refused.
+    CredentialRefused(CredentialRefusal),
 }
 
-/// Decides one forward-auth check under an app's `rules`.
+/// Decides one forward-auth check under an app's `rules`. A refused key or bearer token is
+/// refused before anything else, bypass paths included.
 pub fn decide(
     request: &ForwardedRequest,
-    session: Option<&Session>,
+    presented: Presented<'_>,
     client: ClientKind,
     allowed_domains: &[String],
     rules: &Rules,
     now: u64,
 ) -> Decision {
+    let principal = match presented {
+        Presented::Refused(r) => return Decision::CredentialRefused(r),
+        Presented::Principal(p) => Some(p),
+        Presented::Nobody | Presented::LacksToken => None,
+    };
     if !rules.method_allowed(&request.method) {
         return Decision::Forbidden {
             reason: "the method is not allowed for this app",
@@ -102,8 +159,8 @@ pub fn decide(
     if rules.bypasses(&request.uri) {
         return Decision::AllowAnonymous;
     }
-    if let Some(s) = session.filter(|s| s.is_live(now)) {
-        return match rules.permits(&s.sub, &s.claims) {
+    if let Some(p) = principal.filter(|p| p.is_live(now)) {
+        return match rules.permits(&p.subject, &p.claims) {
             Ok(()) => Decision::Allow,
             Err(reason) => Decision::Forbidden { reason },
         };

@@ -1,0 +1,77 @@
+//! The headers an allowed check answers with, rendered by `upstream`: identity headers,
+//! value mappings and the profile's credential. Pure, apart from the mint cache.
+
+use http::{HeaderMap, HeaderValue};
+
+use super::principal::Principal;
+use crate::profile::credential::Kind;
+use crate::profile::mint::{MintCache, Subject};
+use crate::profile::Profile;
+use crate::upstream;
+
+/// The principal lacks the user's token the profile's credential forwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LacksToken;
+
+/// The credential for `p` that needs no signing (`Ok(None)`: none, or a JWT minted once the
+/// check is allowed). `Err` when the credential forwards a token the principal does not have.
+pub fn unsigned_credential(
+    profile: &Profile,
+    p: &Principal,
+) -> Result<Option<HeaderValue>, LacksToken> {
+    let Some(c) = &profile.credential else {
+        return Ok(None);
+    };
+    if matches!(c.kind, Kind::Jwt { .. }) {
+        return Ok(None);
+    }
+    match c.simple_value(&p.claims, p.access_token.as_deref(), p.id_token.as_deref()) {
+        Some(v) => Ok(Some(v)),
+        None if c.token_needed().is_some() => Err(LacksToken),
+        None => Ok(None),
+    }
+}
+
+/// The minted-JWT credential for `p`, if the profile has one.
+pub fn minted_credential(
+    mint: &MintCache,
+    profile: &Profile,
+    p: &Principal,
+    now: u64,
+) -> Option<HeaderValue> {
+    let Kind::Jwt { jwt, scheme } = &profile.credential.as_ref()?.kind else {
+        return None;
+    };
+    let subject = Subject {
+        cache_key: p.cache_key(),
+        sub: &p.subject,
+        claims: &p.claims,
+    };
+    mint.value(&profile.name, jwt, scheme, subject, now)
+}
+
+/// Identity headers, mappings and the credential for an allowed principal.
+pub fn allowed(profile: &Profile, p: &Principal, credential: Option<HeaderValue>) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.extend(upstream::identity_headers(&profile.headers, &p.claims));
+    h.extend(
+        profile
+            .mappings
+            .iter()
+            .map(|m| (m.header.clone(), m.value(&p.claims))),
+    );
+    if let (Some(c), Some(value)) = (&profile.credential, credential) {
+        h.insert(c.header.clone(), value);
+    }
+    h
+}
+
+/// A bypass path: every header the proxy copies is sent, empty (Caddy 2.6 would pass a
+/// literal placeholder for a missing one), and no credential.
+pub fn anonymous(profile: &Profile) -> HeaderMap {
+    profile
+        .header_names()
+        .into_iter()
+        .map(|n| (n.clone(), HeaderValue::from_static("")))
+        .collect()
+}

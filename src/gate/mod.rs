@@ -1,0 +1,119 @@
+//! The gate: one forward-auth check, outside HTTP.
+//!
+//! [`check`] runs the three steps of every `/auth*` request:
+//! 1. [`identify`](identify::identify): API key, IdP bearer token or session cookie → one
+//!    [`Principal`] (store and IdP calls happen here, and only here);
+//! 2. [`decide`](decide::decide): pure; every outcome (refused key or token, a session that
+//!    lacks the app's token, method, bypass, rules, login or 401);
+//! 3. [`answer`]: the headers the app receives, rendered by `upstream`.
+//!
+//! The HTTP layer extracts the [`Asked`] request, calls [`check`] and renders the [`Verdict`]
+//! for the calling proxy.
+
+pub mod answer;
+pub mod decide;
+pub mod identify;
+pub mod principal;
+pub mod verdict;
+
+pub use decide::{classify, ClientHints, ClientKind, CredentialRefusal, Decision, Presenter};
+pub use identify::{bearer, Presentation};
+pub use principal::{Principal, Proof};
+pub use verdict::{Denial, Verdict};
+
+use crate::app::App;
+use crate::forwarded::ForwardedRequest;
+use crate::profile::Profile;
+use crate::store::{SessionStore, StoreError};
+use decide::Presented;
+use identify::Identified;
+
+/// One check, as the proxy described it.
+#[derive(Debug)]
+pub struct Asked<'a> {
+    /// The client's original request.
+    pub request: &'a ForwardedRequest,
+    /// What tells a navigation from an API call.
+    pub hints: ClientHints<'a>,
+    /// The client's own credentials.
+    pub presented: Presentation<'a>,
+}
+
+/// sidegate's own login entry for `return_to`: always absolute.
+pub fn start_url<S>(app: &App<S>, return_to: &str) -> String {
+    let rd: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+    format!("{}/start?rd={rd}", app.config.public_base())
+}
+
+/// Checks one request for `profile`.
+///
+/// # Errors
+/// A [`StoreError`] when the store fails: never answered as allowed or as "not signed in".
+pub async fn check<S: SessionStore>(
+    app: &App<S>,
+    profile: &Profile,
+    asked: Asked<'_>,
+) -> Result<Verdict, StoreError> {
+    let identified = identify::identify(app, profile, &asked.presented).await?;
+    let now = app.clock.now();
+    let (principal, refusal) = match identified {
+        Identified::Nobody => (None, None),
+        Identified::Refused(r) => (None, Some(r)),
+        Identified::Proven(p) => (Some(p), None),
+    };
+    let unsigned = principal
+        .as_ref()
+        .map(|p| answer::unsigned_credential(profile, p));
+    let presented = match (&principal, refusal, &unsigned) {
+        (_, Some(r), _) => Presented::Refused(r),
+        (Some(_), _, Some(Err(answer::LacksToken))) => Presented::LacksToken,
+        (Some(p), _, _) => Presented::Principal(p),
+        (None, None, _) => Presented::Nobody,
+    };
+    let request = asked.request;
+    let client = classify(&request.method, asked.hints);
+    let domains = &app.config.allowed_redirect_domains;
+    let decision = decide::decide(request, presented, client, domains, &profile.rules, now);
+    tracing::debug!(?decision, app = %profile.name, host = %request.host, method = %request.method, "auth");
+    Ok(match decision {
+        Decision::Allow => match principal {
+            Some(p) => {
+                let credential = unsigned
+                    .and_then(Result::ok)
+                    .flatten()
+                    .or_else(|| answer::minted_credential(&app.mint, profile, &p, now));
+                Verdict::Allow {
+                    headers: answer::allowed(profile, &p, credential),
+                    identity: Some(Box::new(p)),
+                }
+            }
+            // decide allows only a principal; should that ever change, fail closed.
+            None => Verdict::Deny(Denial::Unauthenticated { login: None }),
+        },
+        Decision::AllowAnonymous => Verdict::Allow {
+            identity: None,
+            headers: answer::anonymous(profile),
+        },
+        Decision::Login { return_to } => Verdict::Login {
+            start: start_url(app, &return_to),
+        },
+        Decision::Unauthenticated => {
+            let return_to = request.url();
+            let login = crate::redirect::validate(&return_to, domains)
+                .is_ok()
+                .then(|| start_url(app, &return_to));
+            Verdict::Deny(Denial::Unauthenticated { login })
+        }
+        Decision::CredentialRefused(r) => {
+            tracing::warn!(app = %profile.name, reason = r.reason, "{} refused", r.what.as_str());
+            Verdict::Deny(Denial::Credential(r))
+        }
+        Decision::Forbidden { reason } => {
+            tracing::warn!(app = %profile.name, host = %request.host, uri = %request.uri, reason, "access refused");
+            Verdict::Deny(Denial::Forbidden {
+                reason,
+                navigation: client == ClientKind::Navigation,
+            })
+        }
+    })
+}

@@ -1,0 +1,88 @@
+//! The TOML shape of one `[apps.<name>]` table, as read (unknown keys refused).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::credentials::CredentialRaw;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AppRaw {
+    #[serde(default)]
+    pub(super) allow_groups: Vec<String>,
+    #[serde(default)]
+    pub(super) allow_users: Vec<String>,
+    #[serde(default)]
+    pub(super) allow_emails: Vec<String>,
+    #[serde(default)]
+    pub(super) allow_email_domains: Vec<String>,
+    #[serde(default)]
+    pub(super) bypass: Vec<BypassRaw>,
+    pub(super) methods: Option<Vec<String>>,
+    pub(super) groups_claim: Option<String>,
+    #[serde(default)]
+    pub(super) headers: BTreeMap<String, HeaderSpec>,
+    #[serde(default)]
+    pub(super) mappings: Vec<MappingRaw>,
+    pub(super) credential: Option<CredentialRaw>,
+    #[serde(default)]
+    pub(super) shims: Vec<ShimRaw>,
+    pub(super) bearer: Option<BearerRaw>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BearerRaw {
+    pub(super) audience: String,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum HeaderSpec {
+    Claim(String),
+    Switch(bool),
+    Full(FullHeader),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FullHeader {
+    pub(super) claim: String,
+    pub(super) join: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BypassRaw {
+    pub(super) exact: Option<String>,
+    pub(super) prefix: Option<String>,
+    pub(super) regex: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MappingRaw {
+    pub(super) header: String,
+    pub(super) default: String,
+    #[serde(default)]
+    pub(super) rules: Vec<MappingRuleRaw>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MappingRuleRaw {
+    pub(super) groups: Option<Vec<String>>,
+    pub(super) claim: Option<String>,
+    pub(super) values: Option<Vec<String>>,
+    pub(super) value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ShimRaw {
+    pub(super) path: String,
+    pub(super) status: Option<u16>,
+    pub(super) content_type: Option<String>,
+    pub(super) body: String,
+}
