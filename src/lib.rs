@@ -36,6 +36,7 @@ pub mod error;
 pub mod forwarded;
 pub mod gate;
 mod http;
+pub mod idp;
 pub mod idp_jwt;
 pub mod logout;
 pub mod oidc;
@@ -130,7 +131,7 @@ async fn serve<S: SessionStore>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let app = App::new(config, store, cache, clock)?;
-    let discovery = tokio::spawn(app::keep_discovering(app.clone()));
+    let discovery = tokio::spawn(app.idp.clone().keep_discovering());
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "sidegate is listening");
     }

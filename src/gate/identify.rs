@@ -78,7 +78,10 @@ pub async fn identify<S: SessionStore>(
         .credential
         .as_ref()
         .is_some_and(|c| c.token_needed().is_some());
-    let fresh = crate::refresh::ensure_fresh(app, &ticket, session, needs_token).await?;
+    let fresh = app
+        .refresher
+        .ensure_fresh(&app.sessions, &ticket, session, needs_token)
+        .await?;
     Ok(fresh.map_or(Identified::Nobody, |s| {
         Identified::Proven(from_session(&ticket, s))
     }))
@@ -128,10 +131,14 @@ async fn bearer_token<S: SessionStore>(
     token: &str,
     audience: &str,
 ) -> Result<Principal, &'static str> {
-    let provider = app.provider().ok_or("the IdP's keys are not loaded yet")?;
+    let provider = app
+        .idp
+        .current()
+        .ok_or("the IdP's keys are not loaded yet")?;
     let required = ["iss", "aud", "exp", "sub"];
     let issuer = &app.config.issuer_url;
     let claims = app
+        .idp
         .with_current_keys(
             provider,
             |e| matches!(e, JwtRefusal::UnknownKey),

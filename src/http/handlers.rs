@@ -50,7 +50,7 @@ pub async fn start<S: SessionStore>(
     params: HashMap<String, String>,
 ) -> Result<Response, Error> {
     let return_to = return_to(&app, &params)?;
-    let provider = app.provider().ok_or(Error::IdpUnavailable)?;
+    let provider = app.idp.current().ok_or(Error::IdpUnavailable)?;
     let (url, login) = provider.begin(return_to);
     let set = cookies::login_set(&app.config.cookie, app.keys.jar(), &login.state, &login)
         .ok_or_else(|| Error::Internal("login state cookie".into()))?;
@@ -113,9 +113,10 @@ async fn finish_login<S: SessionStore>(
         .get("code")
         .filter(|c| !c.is_empty())
         .ok_or(Error::InvalidLoginState)?;
-    let provider = app.provider().ok_or(Error::IdpUnavailable)?;
+    let provider = app.idp.current().ok_or(Error::IdpUnavailable)?;
     let tokens = provider.exchange(code.clone(), &login).await?;
     let identity = app
+        .idp
         .with_current_keys(
             provider.clone(),
             |e| matches!(e, IdpError::UnknownKey),
@@ -161,7 +162,7 @@ async fn finish_login<S: SessionStore>(
 /// `GET /readyz`: 200 when the store answers and the IdP metadata is loaded.
 pub async fn readyz<S: SessionStore>(app: Arc<App<S>>) -> Result<Response, Error> {
     let store = app.sessions.store().ping().await;
-    let idp = app.provider().is_some();
+    let idp = app.idp.current().is_some();
     if let Err(e) = &store {
         tracing::warn!(cause = %e, "not ready: the session store does not answer");
     }

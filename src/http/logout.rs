@@ -60,7 +60,7 @@ pub async fn logout<S: SessionStore>(
             tracing::info!(ticket_id = %ticket.id(), "signed out");
         }
     }
-    let at_idp = match (app.config.logout_at_idp, app.provider(), id_token) {
+    let at_idp = match (app.config.logout_at_idp, app.idp.current(), id_token) {
         (true, Some(p), Some(hint)) => {
             let back = format!("{}/logged-out", app.config.public_base());
             p.end_session_url(&hint, &back, target.as_deref())
@@ -97,7 +97,7 @@ pub async fn backchannel<S: SessionStore>(
     app: Arc<App<S>>,
     form: HashMap<String, String>,
 ) -> Result<Response, OidcJson> {
-    let Some(provider) = app.provider() else {
+    let Some(provider) = app.idp.current() else {
         tracing::error!("back-channel logout refused: the IdP's metadata is not loaded yet");
         return Err(OidcJson(Error::IdpUnavailable));
     };
@@ -107,6 +107,7 @@ pub async fn backchannel<S: SessionStore>(
     let config = &app.config;
     let now = app.clock.now();
     let request = app
+        .idp
         .with_current_keys(
             provider,
             |r| *r == LogoutRefusal::Token(JwtRefusal::UnknownKey),

@@ -1,0 +1,128 @@
+//! The IdP handle: the HTTP client, the discovered [`Provider`] (metadata and keys), and
+//! keeping it current: loading it in the background so sidegate starts while the IdP is
+//! down, reloading it every 15 minutes, and at once (at most once a minute) when a token
+//! names a key the loaded metadata does not have.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::oidc::{self, IdpError, IdpSettings, Provider};
+
+/// How often loaded metadata is refreshed (picks up rotated signing keys).
+const REFRESH: Duration = Duration::from_secs(15 * 60);
+/// The least time between two reloads caused by unknown keys.
+const RELOAD_LIMIT: Duration = Duration::from_secs(60);
+
+/// The IdP as sidegate knows it right now.
+pub struct Idp {
+    settings: IdpSettings,
+    http: reqwest::Client,
+    provider: RwLock<Option<Arc<Provider>>>,
+    last_reload: Mutex<Option<Instant>>,
+}
+
+impl Idp {
+    /// A handle with nothing loaded yet (see [`Idp::keep_discovering`]).
+    ///
+    /// # Errors
+    /// [`IdpError`] when the HTTP client cannot be built.
+    pub fn new(settings: IdpSettings) -> Result<Self, IdpError> {
+        Ok(Self {
+            settings,
+            http: oidc::http_client()?,
+            provider: RwLock::new(None),
+            last_reload: Mutex::new(None),
+        })
+    }
+
+    /// The issuer, exactly as configured.
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer_url
+    }
+
+    /// The IdP, once its metadata has been loaded.
+    pub fn current(&self) -> Option<Arc<Provider>> {
+        self.provider.read().ok().and_then(|p| p.clone())
+    }
+
+    /// Loads the metadata and keys now and makes them current.
+    ///
+    /// # Errors
+    /// [`IdpError::Discovery`] when they cannot be loaded.
+    pub async fn load(&self) -> Result<Arc<Provider>, IdpError> {
+        let provider = Arc::new(Provider::discover(&self.settings, self.http.clone()).await?);
+        if let Ok(mut slot) = self.provider.write() {
+            *slot = Some(provider.clone());
+        }
+        Ok(provider)
+    }
+
+    /// Reloads the metadata and keys (after an unknown signing key), at most once a minute;
+    /// the reloaded provider, or `None` when rate-limited or failing.
+    pub async fn reload(&self) -> Option<Arc<Provider>> {
+        {
+            let mut last = self.last_reload.lock().ok()?;
+            if last.is_some_and(|t| t.elapsed() < RELOAD_LIMIT) {
+                return None;
+            }
+            *last = Some(Instant::now());
+        }
+        match self.load().await {
+            Ok(p) => {
+                tracing::info!("reloaded the IdP's keys after a token signed with an unknown key");
+                Some(p)
+            }
+            Err(e) => {
+                tracing::warn!(cause = %e, "reloading the IdP's keys failed");
+                None
+            }
+        }
+    }
+
+    /// Runs `verify` with `provider`; when it fails because a token names a key `provider`
+    /// does not have (`unknown_key`), the IdP may have rotated its keys: reloads them (at
+    /// most once a minute) and runs `verify` once more with the reloaded provider.
+    pub async fn with_current_keys<T, E, F, Fut>(
+        &self,
+        provider: Arc<Provider>,
+        unknown_key: impl Fn(&E) -> bool,
+        verify: F,
+    ) -> Result<T, E>
+    where
+        F: Fn(Arc<Provider>) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        match verify(provider).await {
+            Err(e) if unknown_key(&e) => match self.reload().await {
+                Some(reloaded) => verify(reloaded).await,
+                None => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    /// Loads the metadata, retrying with backoff (1 s doubling to 30 s) until it works,
+    /// then reloads it every 15 minutes. Runs for the life of the server.
+    pub async fn keep_discovering(self: Arc<Self>) {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let first = self.current().is_none();
+            match self.load().await {
+                Ok(_) => {
+                    if first {
+                        tracing::info!(issuer = %self.issuer(), "loaded the IdP's metadata");
+                    }
+                    backoff = Duration::from_secs(1);
+                    tokio::time::sleep(REFRESH).await;
+                }
+                Err(e) => {
+                    tracing::error!(cause = %e, issuer = %self.issuer(), retry_in = ?backoff,
+                        "cannot load the IdP's discovery document; check SIDEGATE_ISSUER_URL (copy the issuer exactly, trailing slash included) and that the IdP is reachable");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+}
