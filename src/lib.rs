@@ -29,6 +29,7 @@
 pub mod apikey;
 pub mod app;
 pub mod claims;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod cookies;

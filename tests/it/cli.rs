@@ -115,3 +115,46 @@ async fn healthcheck_probes_the_running_service() {
         String::from_utf8_lossy(&up.stderr)
     );
 }
+
+#[test]
+fn help_and_version_answer_before_any_configuration_is_read() {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["check-config", "--help"],
+        &["healthcheck", "--help"],
+        &["apikey", "--help"],
+        &["help"],
+    ] {
+        let out = sidegate().args(args).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {text}");
+        assert!(text.contains("Usage: sidegate"), "{args:?}: {text}");
+    }
+    let top = sidegate().arg("--help").output().unwrap();
+    let text = String::from_utf8(top.stdout).unwrap();
+    for command in [
+        "serve",
+        "check-config",
+        "healthcheck",
+        "sessions",
+        "apikey",
+        "Exit codes",
+    ] {
+        assert!(
+            text.contains(command),
+            "{command} missing from --help:\n{text}"
+        );
+    }
+    let version = sidegate().arg("--version").output().unwrap();
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(version.stdout).unwrap().trim(),
+        format!("sidegate {}", env!("CARGO_PKG_VERSION"))
+    );
+    let unknown = sidegate().arg("frobnicate").output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8(unknown.stderr)
+        .unwrap()
+        .contains("frobnicate"));
+}
