@@ -1,30 +1,59 @@
 //! sidegate: forward-auth for Traefik, nginx and Caddy, with OpenID Connect SSO.
 //!
-//! Architecture map (one concept per module):
-//! - `main.rs`: load [`config::Config`] (exit 2 listing every problem), init tracing, bind, [`run`].
-//! - [`config`]: `SIDEGATE_*` variables → validated `Config`; `Secret<T>`.
+//! # The life of one `/auth` request
+//!
+//! 1. warp's routes (`http/routes.rs`) match `/auth[/<app>]` or `/auth/nginx[/<app>]` and hand
+//!    the peer address and headers to `http/auth.rs::auth`.
+//! 2. That handler reads the original request from the forwarded headers
+//!    ([`forwarded::parse`], trusted peers only), picks the app profile
+//!    ([`profile::Profiles::get`]) and calls [`gate::check`]. No I/O so far.
+//! 3. [`gate::identify`](gate::identify::identify) finds who is asking: an API key (one store
+//!    `GET` of its record, a `SET` at most once a minute for `last_used_at`), an IdP bearer
+//!    token (verified against the loaded keys; an unknown key reloads them from the IdP, at
+//!    most once a minute), or the session cookie (the session cache, else one store `GET`;
+//!    when tokens or claims are due, [`refresh::Refresher`] calls the IdP's token endpoint
+//!    under a store lock). This is the only step of a check that touches the store or the IdP.
+//! 4. [`gate::decide`](gate::decide::decide) (pure) settles the outcome: a refused key or
+//!    token, a session lacking the app's token, the method, bypass paths, the rules, login or
+//!    401.
+//! 5. [`gate::answer`] renders the identity headers, mappings and the credential (a minted JWT
+//!    comes from [`profile::mint`]'s cache); `http/auth.rs` turns the [`gate::Verdict`] into
+//!    the answer for the calling proxy, and every refusal goes through the one error map in
+//!    `http/mod.rs`.
+//!
+//! The login (`/start`, `/callback`) and logout endpoints live in `http/handlers.rs` and
+//! `http/logout.rs`; they call the IdP through [`idp::Idp`] and the store through
+//! [`session::Sessions`].
+//!
+//! # Modules
+//! - [`cli`]: the command line (clap); `main.rs` only dispatches to it.
+//! - [`config`]: `SIDEGATE_*` variables (one table, `config::VARS`) → validated `Config`.
+//! - [`secret`]: `Secret<T>`, never shown in `Debug`.
 //! - [`error`]: the one [`error::Error`] enum; its HTTP mapping is in `http/mod.rs`.
 //! - [`clock`]: the only reader of wall time (`Clock`, `SystemClock`, `FixedClock`).
 //! - [`forwarded`]: the original request from `X-Forwarded-*` / `X-Original-*`, trusted peers only.
 //! - [`redirect`]: return-URL (`rd`) validation against the allowlist.
-//! - [`decision`]: pure `decide()` → [`decision::Decision`]; navigation vs API client.
+//! - [`gate`]: one forward-auth check: identify → decide → answer.
 //! - [`claims`]: claim paths (`realm_access.roles`) and rendering values as header text.
 //! - [`upstream`]: allowed identity → response headers, from an allowlist of claim → header.
-//! - [`session`]: `Session`, tickets and sealing, trait `SessionStore`, memory and Redis stores.
+//! - [`session`]: the `Session` model, tickets and sealing, the session cache.
+//! - [`store`]: the store traits (key-value, indexes, coordination), memory and Redis stores.
 //! - [`oidc`]: discovery, authorization URL (PKCE, state, nonce), code exchange, ID-token checks.
+//! - [`idp`]: the IdP handle: current metadata and keys, reloads, background discovery.
 //! - [`cookies`]: every `Set-Cookie`; the encrypted login-state cookie.
 //! - [`policy`]: per-app access rules (groups, users, emails, bypass paths, methods).
 //! - [`profile`]: app profiles from `SIDEGATE_APPS_FILE`: rules, headers, mappings, credential, shims.
 //! - [`token`]: minting upstream JWTs and publishing their keys (jsonwebtoken).
-//! - [`logout`]: verifying back-channel logout tokens (jsonwebtoken).
+//! - [`idp_jwt`], [`logout`]: verifying IdP-signed JWTs and back-channel logout tokens.
 //! - [`refresh`]: one token refresh per session at a time across instances.
 //! - [`apikey`]: API keys for automation, stored only as keyed hashes.
-//! - [`app`]: the shared state handed to handlers, and background IdP discovery.
-//! - `http/`: warp routes (`mod.rs`), extraction filters, handlers and HTML pages; the only
-//!   module that imports warp.
+//! - [`app`]: the shared state handed to handlers: small handles, one per concern.
+//! - `http/`: warp routes, extraction filters, handlers and HTML pages; the only module that
+//!   imports warp.
 //!
-//! `decision`, `forwarded`, `redirect`, `claims`, `upstream` and `cookies` do no I/O and read
-//! no clock or randomness, so they are table-tested.
+//! `gate::decide`, `forwarded`, `redirect`, `claims`, `upstream` and `cookies` do no I/O and
+//! read no clock or randomness, so they are table-tested. No `src/` file imports another that
+//! imports it back (`.ci/import-cycles.py`, run by `make lint`).
 
 pub mod apikey;
 pub mod app;

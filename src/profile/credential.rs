@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::claims::{self, ClaimPath, Claims};
 use crate::token::Signer;
 
-/// Whose token a [`Credential::UserToken`] passes.
+/// Whose token a [`Kind::UserToken`] passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
     /// The user's access token.
