@@ -57,6 +57,35 @@ pub fn values<'a>(cookie_headers: impl IntoIterator<Item = &'a str>, name: &str)
         .collect()
 }
 
+/// The request's cookies for the app: every `Cookie` header joined, minus sidegate's own
+/// (the session cookie `name` and the login-state cookies `<name>_login_*`), every other
+/// pair byte for byte. Empty when nothing else remains.
+pub fn for_the_app<'a>(cookie_headers: impl IntoIterator<Item = &'a [u8]>, name: &str) -> Vec<u8> {
+    let login = format!("{name}_login_");
+    let mut out = Vec::new();
+    for header in cookie_headers {
+        for pair in header.split(|b| *b == b';') {
+            let pair = pair.trim_ascii();
+            if pair.is_empty() {
+                continue;
+            }
+            let cookie_name = pair
+                .split(|b| *b == b'=')
+                .next()
+                .unwrap_or_default()
+                .trim_ascii();
+            if cookie_name == name.as_bytes() || cookie_name.starts_with(login.as_bytes()) {
+                continue;
+            }
+            if !out.is_empty() {
+                out.extend_from_slice(b"; ");
+            }
+            out.extend_from_slice(pair);
+        }
+    }
+    out
+}
+
 /// The name of the login-state cookie for one login attempt, so that logins in several
 /// tabs do not overwrite each other.
 pub fn login_name(s: &CookieSettings, state: &str) -> String {
@@ -119,6 +148,7 @@ mod tests {
             name: "_sidegate".into(),
             domain: domain.map(Into::into),
             secure,
+            strip: true,
         }
     }
 
@@ -144,6 +174,33 @@ mod tests {
             session_clear(&settings(Some("example.test"), true)),
             "_sidegate=; HttpOnly; SameSite=Lax; Secure; Path=/; Domain=example.test; Max-Age=0"
         );
+    }
+
+    #[test]
+    fn the_app_gets_every_cookie_but_sidegates_own() {
+        let cases: &[(&[&[u8]], &[u8])] = &[
+            (&[b"_sidegate=t.s; theme=dark"], b"theme=dark"),
+            (&[b"a=1;_sidegate=t.s;  b=\"x y\""], b"a=1; b=\"x y\""),
+            (&[b"_sidegate=t.s", b"_sidegate_login_ABC=zzz"], b""),
+            (
+                &[b"_sidegate=x", b"_sidegatex=1; csrftoken=\xc3\xa9"],
+                b"_sidegatex=1; csrftoken=\xc3\xa9",
+            ),
+            (
+                &[b"Session=abc; _Sidegate=keep"],
+                b"Session=abc; _Sidegate=keep",
+            ),
+            (&[b""], b""),
+            (&[b"; ;a=;"], b"a="),
+        ];
+        for (headers, want) in cases {
+            let got = for_the_app(headers.iter().copied(), "_sidegate");
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(want),
+                "{headers:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! The original request, as the proxy describes it in forwarded headers.
 //!
-//! Pure: no I/O. Traefik and Caddy send `X-Forwarded-Method/-Proto/-Host/-Uri`; the nginx
-//! examples send `X-Original-URL` (or `X-Original-URI` with `X-Forwarded-Proto/-Host`) and
-//! `X-Original-Method`. These headers are believed only from trusted peers; anything
-//! missing, repeated, or oddly spelled is refused rather than guessed.
+//! Pure: no I/O. Each endpoint reads one [`Family`] and ignores the other: a client can add
+//! any header it likes, and proxies pass most of them into the auth subrequest.
+//! - `/auth`, `/auth/<app>` (Traefik, Caddy): `X-Forwarded-Method/-Proto/-Host/-Uri`;
+//! - `/auth/nginx*`: `X-Original-Method` and `X-Original-URL`, or `X-Original-URI` with the
+//!   `X-Forwarded-Proto/-Host` the nginx examples set themselves.
+//!
+//! These headers are believed only from trusted peers; anything missing, repeated, or oddly
+//! spelled is refused rather than guessed.
 
 use std::net::IpAddr;
 
@@ -13,8 +17,10 @@ use ipnet::IpNet;
 /// The request the client made to the proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwardedRequest {
-    /// HTTP method, uppercase.
+    /// HTTP method, uppercase (`GET` when the proxy did not say).
     pub method: String,
+    /// Whether the proxy said the method (a `methods` rule refuses when it did not).
+    pub method_given: bool,
     /// `http` or `https`.
     pub proto: String,
     /// Host with a non-default port, lowercase.
@@ -43,6 +49,9 @@ pub enum ForwardedError {
     Repeated(&'static str),
     /// A header spelled with underscores, which some servers merge with the real one.
     Underscored,
+    /// The request is addressed to sidegate's own public host: a browser asking `/auth*`
+    /// directly, never a proxy's subrequest.
+    PublicHost,
 }
 
 impl std::fmt::Display for ForwardedError {
@@ -53,8 +62,19 @@ impl std::fmt::Display for ForwardedError {
             Self::Invalid(h) => write!(f, "invalid header {h}"),
             Self::Repeated(h) => write!(f, "header {h} sent more than once"),
             Self::Underscored => f.write_str("forwarded header spelled with underscores"),
+            Self::PublicHost => f.write_str("an /auth request addressed to sidegate's own public host (a browser, not a proxy's subrequest); route only the browser-facing paths of that host to sidegate"),
         }
     }
+}
+
+/// Which proxy's headers an endpoint reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Traefik's and Caddy's `X-Forwarded-Method/-Proto/-Host/-Uri`.
+    Forwarded,
+    /// nginx's `X-Original-Method` with `X-Original-URL`, or `X-Original-URI` with
+    /// `X-Forwarded-Proto/-Host`.
+    Original,
 }
 
 const FORWARDED: &[&str] = &[
@@ -75,6 +95,26 @@ pub fn is_trusted(peer: Option<IpAddr>, trusted: &[IpNet]) -> bool {
         .is_some_and(|ip| trusted.iter().any(|net| net.contains(&ip)))
 }
 
+/// Whether the request is addressed to `public_host` (sidegate's own): by its `Host` or its
+/// first `X-Forwarded-Host`, port and case ignored. Proxies send auth subrequests for app
+/// hosts; a browser asking for `/auth*` on sidegate's host would read the app's credential.
+pub fn addressed_to(headers: &HeaderMap, public_host: &str) -> bool {
+    let host_of = |v: &str| {
+        let v = v.split(',').next().unwrap_or_default().trim();
+        let host = match v.strip_prefix('[') {
+            Some(rest) => rest.split(']').next().unwrap_or_default(),
+            None => v.split(':').next().unwrap_or_default(),
+        };
+        host.trim_end_matches('.').eq_ignore_ascii_case(public_host)
+    };
+    ["host", "x-forwarded-host"].iter().any(|name| {
+        headers
+            .get_all(*name)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(host_of))
+    })
+}
+
 /// Reads the original request from forwarded headers sent by `peer`.
 ///
 /// # Errors
@@ -83,6 +123,7 @@ pub fn parse(
     peer: Option<IpAddr>,
     headers: &HeaderMap,
     trusted: &[IpNet],
+    family: Family,
 ) -> Result<ForwardedRequest, ForwardedError> {
     if !is_trusted(peer, trusted) {
         return Err(ForwardedError::UntrustedPeer);
@@ -94,14 +135,24 @@ pub fn parse(
     if underscored {
         return Err(ForwardedError::Underscored);
     }
-    let method = one(headers, "x-forwarded-method")?
-        .or(one(headers, "x-original-method")?)
-        .unwrap_or("GET");
+    let (method_header, name) = match family {
+        Family::Forwarded => ("x-forwarded-method", "X-Forwarded-Method"),
+        Family::Original => ("x-original-method", "X-Original-Method"),
+    };
+    let given = one(headers, method_header)?;
+    let method = given.unwrap_or("GET");
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(ForwardedError::Invalid("X-Forwarded-Method"));
+        return Err(ForwardedError::Invalid(name));
     }
-    let method = method.to_ascii_uppercase();
-    if let Some(url) = one(headers, "x-original-url")? {
+    let method = Method {
+        name: method.to_ascii_uppercase(),
+        given: given.is_some(),
+    };
+    let original_url = match family {
+        Family::Original => one(headers, "x-original-url")?,
+        Family::Forwarded => None,
+    };
+    if let Some(url) = original_url {
         let (proto, rest) = url
             .split_once("://")
             .ok_or(ForwardedError::Invalid("X-Original-URL"))?;
@@ -119,19 +170,23 @@ pub fn parse(
         one(headers, "x-forwarded-proto")?.ok_or(ForwardedError::Missing("X-Forwarded-Proto"))?;
     let host =
         one(headers, "x-forwarded-host")?.ok_or(ForwardedError::Missing("X-Forwarded-Host"))?;
-    let uri = match one(headers, "x-forwarded-uri")? {
-        Some(u) => u,
-        None => {
-            one(headers, "x-original-uri")?.ok_or(ForwardedError::Missing("X-Forwarded-Uri"))?
-        }
+    let (uri_header, uri_name) = match family {
+        Family::Forwarded => ("x-forwarded-uri", "X-Forwarded-Uri"),
+        Family::Original => ("x-original-uri", "X-Original-URI"),
     };
+    let uri = one(headers, uri_header)?.ok_or(ForwardedError::Missing(uri_name))?;
     // A chain of proxies may list several values; the first is the client-facing one.
     let first = |v: &str| v.split(',').next().unwrap_or_default().trim().to_owned();
-    build(method, &first(proto), &first(host), uri, "X-Forwarded-Uri")
+    build(method, &first(proto), &first(host), uri, uri_name)
+}
+
+struct Method {
+    name: String,
+    given: bool,
 }
 
 fn build(
-    method: String,
+    method: Method,
     proto: &str,
     host: &str,
     uri: &str,
@@ -152,7 +207,8 @@ fn build(
     let default_port = if proto == "https" { ":443" } else { ":80" };
     let host = host.strip_suffix(default_port).unwrap_or(&host).to_owned();
     Ok(ForwardedRequest {
-        method,
+        method: method.name,
+        method_given: method.given,
         proto,
         host,
         uri: uri.to_owned(),

@@ -148,6 +148,8 @@ fn cookies(v: &Vars, public_url: Option<&Url>, p: &mut Problems) -> Option<Cooki
     let name = parse::parse_cookie_name(v.get("COOKIE_NAME"), p);
     let secure = parse::parse_bool(v.get("COOKIE_SECURE"), "SIDEGATE_COOKIE_SECURE", p)
         .unwrap_or_else(|| public_url.is_none_or(|u| u.scheme() == "https"));
+    let strip =
+        parse::parse_bool(v.get("STRIP_COOKIES"), "SIDEGATE_STRIP_COOKIES", p).unwrap_or(true);
     let allowed = parse::parse_redirect_domains(
         v.get("ALLOWED_REDIRECT_DOMAINS"),
         public_url,
@@ -160,6 +162,7 @@ fn cookies(v: &Vars, public_url: Option<&Url>, p: &mut Problems) -> Option<Cooki
             name,
             domain,
             secure,
+            strip,
         },
         allowed_redirect_domains: allowed,
     })

@@ -29,6 +29,9 @@ pub struct CookieSettings {
     pub domain: Option<String>,
     /// Whether cookies carry `Secure`.
     pub secure: bool,
+    /// Whether `/auth` answers hand the app the request's cookies without sidegate's own
+    /// (`SIDEGATE_STRIP_COOKIES`, on by default).
+    pub strip: bool,
 }
 
 /// The validated configuration.

@@ -74,6 +74,7 @@ pub const VARS: &[Var] = &[
             .unwrap_or_else(|| "(host-only)".into())
     }),
     var("COOKIE_SECURE", |c| c.cookie.secure.to_string()),
+    var("STRIP_COOKIES", |c| c.cookie.strip.to_string()),
     var("ALLOWED_REDIRECT_DOMAINS", |c| {
         c.allowed_redirect_domains.join(",")
     }),

@@ -21,8 +21,26 @@ fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
 
 const LOCAL: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
 
+/// The family an endpoint would read these headers with: nginx's when any is present.
+fn family(h: &HeaderMap) -> Family {
+    if h.keys().any(|k| k.as_str().starts_with("x-original-")) {
+        Family::Original
+    } else {
+        Family::Forwarded
+    }
+}
+
+fn parse_any(
+    peer: Option<IpAddr>,
+    h: &HeaderMap,
+    trusted: &[IpNet],
+) -> Result<ForwardedRequest, ForwardedError> {
+    parse(peer, h, trusted, family(h))
+}
+
 fn req(method: &str, proto: &str, host: &str, uri: &str) -> ForwardedRequest {
     ForwardedRequest {
+        method_given: method != "GET",
         method: method.into(),
         proto: proto.into(),
         host: host.into(),
@@ -40,7 +58,7 @@ fn traefik_style_headers() {
         ("x-forwarded-uri", "/some/path?q=1&x=%2F"),
         ("x-forwarded-for", "203.0.113.9"),
     ];
-    let got = parse(LOCAL, &headers(&traefik), &trusted()).unwrap();
+    let got = parse_any(LOCAL, &headers(&traefik), &trusted()).unwrap();
     assert_eq!(
         got,
         req("POST", "https", "app.example.test", "/some/path?q=1&x=%2F")
@@ -83,7 +101,7 @@ fn nginx_styles() {
     ];
     for (h, want) in cases {
         assert_eq!(
-            &parse(LOCAL, &headers(h), &trusted()).unwrap(),
+            &parse_any(LOCAL, &headers(h), &trusted()).unwrap(),
             want,
             "{h:?}"
         );
@@ -170,7 +188,7 @@ fn refusals() {
         (headers(&[]), ForwardedError::Missing("X-Forwarded-Proto")),
     ];
     for (h, want) in cases {
-        assert_eq!(parse(LOCAL, &h, &trusted()), Err(want), "{h:?}");
+        assert_eq!(parse_any(LOCAL, &h, &trusted()), Err(want), "{h:?}");
     }
 }
 
@@ -192,15 +210,15 @@ fn only_trusted_peers_are_believed() {
     ];
     for (ip, ok) in cases {
         let peer: IpAddr = ip.parse().unwrap();
-        assert_eq!(parse(Some(peer), &h, &trusted()).is_ok(), *ok, "{ip}");
+        assert_eq!(parse_any(Some(peer), &h, &trusted()).is_ok(), *ok, "{ip}");
     }
     assert_eq!(
-        parse(None, &h, &trusted()),
+        parse_any(None, &h, &trusted()),
         Err(ForwardedError::UntrustedPeer)
     );
     let only_one: Vec<IpNet> = vec!["10.0.0.2/32".parse().unwrap()];
     assert_eq!(
-        parse(LOCAL, &h, &only_one),
+        parse_any(LOCAL, &h, &only_one),
         Err(ForwardedError::UntrustedPeer)
     );
 }

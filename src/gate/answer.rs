@@ -1,6 +1,7 @@
 //! The headers an allowed check answers with, rendered by `upstream`: identity headers,
 //! value mappings and the profile's credential. Pure, apart from the mint cache.
 
+use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 
 use super::principal::Principal;
@@ -50,9 +51,26 @@ pub fn minted_credential(
     mint.value(&profile.name, jwt, scheme, subject, now)
 }
 
+/// The `Cookie` header the app receives (always sent, empty when no cookie remains): the
+/// request's cookies without sidegate's own, or all of them when stripping is off.
+pub fn app_cookie(raw: &[&[u8]], session_cookie: &str, strip: bool) -> HeaderValue {
+    let bytes = if strip {
+        crate::cookies::for_the_app(raw.iter().copied(), session_cookie)
+    } else {
+        raw.join(&b"; "[..])
+    };
+    HeaderValue::from_bytes(&bytes).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
 /// Identity headers, mappings and the credential for an allowed principal.
-pub fn allowed(profile: &Profile, p: &Principal, credential: Option<HeaderValue>) -> HeaderMap {
+pub fn allowed(
+    profile: &Profile,
+    p: &Principal,
+    credential: Option<HeaderValue>,
+    cookie: HeaderValue,
+) -> HeaderMap {
     let mut h = HeaderMap::new();
+    h.insert(COOKIE, cookie);
     h.extend(upstream::identity_headers(&profile.headers, &p.claims));
     h.extend(
         profile
@@ -68,10 +86,12 @@ pub fn allowed(profile: &Profile, p: &Principal, credential: Option<HeaderValue>
 
 /// A bypass path: every header the proxy copies is sent, empty (Caddy 2.6 would pass a
 /// literal placeholder for a missing one), and no credential.
-pub fn anonymous(profile: &Profile) -> HeaderMap {
-    profile
+pub fn anonymous(profile: &Profile, cookie: HeaderValue) -> HeaderMap {
+    let mut h: HeaderMap = profile
         .header_names()
         .into_iter()
         .map(|n| (n.clone(), HeaderValue::from_static("")))
-        .collect()
+        .collect();
+    h.insert(COOKIE, cookie);
+    h
 }

@@ -151,6 +151,11 @@ pub fn decide(
         Presented::Principal(p) => Some(p),
         Presented::Nobody | Presented::LacksToken => None,
     };
+    if rules.methods.is_some() && !request.method_given {
+        return Decision::Forbidden {
+            reason: "the proxy did not say the request's method (X-Forwarded-Method, or X-Original-Method for nginx), which this app's methods rule needs",
+        };
+    }
     if !rules.method_allowed(&request.method) {
         return Decision::Forbidden {
             reason: "the method is not allowed for this app",

@@ -20,8 +20,10 @@ pub struct Presentation<'a> {
     pub authorization: Option<&'a str>,
     /// The configured API-key header (`SIDEGATE_APIKEY_HEADER`), if set and sent.
     pub apikey_header: Option<&'a str>,
-    /// Every `Cookie` header value.
+    /// Every `Cookie` header value that is text (sidegate's own cookies always are).
     pub cookies: Vec<&'a str>,
+    /// Every `Cookie` header value as sent, for the app.
+    pub raw_cookies: Vec<&'a [u8]>,
 }
 
 /// What [`identify`] found.
@@ -63,9 +65,12 @@ pub async fn identify<S: SessionStore>(
             Err(reason) => refused(Presenter::ApiKey, reason),
         });
     }
-    // A bearer value that looks like a JWT (API keys and other values are not the IdP's).
-    let token = authorization.filter(|t| t.matches('.').count() == 2);
-    if let Some((audience, token)) = profile.bearer_audience.as_deref().zip(token) {
+    // Under a profile that accepts the IdP's tokens, any other bearer value is refused as
+    // such (`invalid_token`), whatever its shape.
+    if let Some((audience, token)) = profile.bearer_audience.as_deref().zip(authorization) {
+        if token.matches('.').count() != 2 {
+            return Ok(refused(Presenter::Bearer, "not an API key or a JWT"));
+        }
         return Ok(match bearer_token(app, token, audience).await {
             Ok(p) => Identified::Proven(p),
             Err(reason) => refused(Presenter::Bearer, reason),

@@ -75,6 +75,10 @@ pub async fn check<S: SessionStore>(
     let domains = &app.config.allowed_redirect_domains;
     let decision = decide::decide(request, presented, client, domains, &profile.rules, now);
     tracing::debug!(?decision, app = %profile.name, host = %request.host, method = %request.method, "auth");
+    let cookie = || {
+        let c = &app.config.cookie;
+        answer::app_cookie(&asked.presented.raw_cookies, &c.name, c.strip)
+    };
     Ok(match decision {
         Decision::Allow => match principal {
             Some(p) => {
@@ -83,7 +87,7 @@ pub async fn check<S: SessionStore>(
                     .flatten()
                     .or_else(|| answer::minted_credential(&app.mint, profile, &p, now));
                 Verdict::Allow {
-                    headers: answer::allowed(profile, &p, credential),
+                    headers: answer::allowed(profile, &p, credential, cookie()),
                     identity: Some(Box::new(p)),
                 }
             }
@@ -92,7 +96,7 @@ pub async fn check<S: SessionStore>(
         },
         Decision::AllowAnonymous => Verdict::Allow {
             identity: None,
-            headers: answer::anonymous(profile),
+            headers: answer::anonymous(profile, cookie()),
         },
         Decision::Login { return_to } => Verdict::Login {
             start: start_url(app, &return_to),
@@ -109,7 +113,10 @@ pub async fn check<S: SessionStore>(
             Verdict::Deny(Denial::Credential(r))
         }
         Decision::Forbidden { reason } => {
-            tracing::warn!(app = %profile.name, host = %request.host, uri = %request.uri, reason, "access refused");
+            let subject = principal
+                .as_ref()
+                .map_or("(not signed in)", |p| p.subject.as_str());
+            tracing::warn!(subject, app = %profile.name, host = %request.host, method = %request.method, uri = %request.uri, rule = reason, "access refused");
             Verdict::Deny(Denial::Forbidden {
                 reason,
                 navigation: client == ClientKind::Navigation,

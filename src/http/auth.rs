@@ -13,7 +13,7 @@ use warp::Reply;
 use super::{found, ok_with, Bodyless};
 use crate::app::App;
 use crate::error::Error;
-use crate::forwarded;
+use crate::forwarded::{self, Family, ForwardedError};
 use crate::gate::{self, Asked, ClientHints, Denial, Presentation, Verdict};
 use crate::store::SessionStore;
 
@@ -38,7 +38,17 @@ pub async fn auth<S: SessionStore>(
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     let bodyless = |e: Error| Bodyless(e).into_response();
-    let request = forwarded::parse(peer, &headers, &app.config.trusted_proxies)
+    let public_host = app.config.public_url.host_str().unwrap_or_default();
+    if forwarded::addressed_to(&headers, public_host) {
+        return Err(bodyless(Error::BadForwardedRequest(
+            ForwardedError::PublicHost,
+        )));
+    }
+    let family = match kind {
+        ProxyKind::Redirecting => Family::Forwarded,
+        ProxyKind::Nginx => Family::Original,
+    };
+    let request = forwarded::parse(peer, &headers, &app.config.trusted_proxies, family)
         .map_err(|e| bodyless(Error::BadForwardedRequest(e)))?;
     let profile = app
         .config
@@ -61,6 +71,11 @@ pub async fn auth<S: SessionStore>(
                 .and_then(|h| headers.get(h))
                 .and_then(|v| v.to_str().ok()),
             cookies: super::handlers::cookie_headers(&headers).collect(),
+            raw_cookies: headers
+                .get_all(warp::http::header::COOKIE)
+                .iter()
+                .map(|v| v.as_bytes())
+                .collect(),
         },
     };
     let verdict = gate::check(&app, profile, asked)

@@ -10,7 +10,7 @@ use warp::http::HeaderMap;
 use warp::reply::Response;
 
 use super::handlers::{add_cookie, cookie_headers, return_to};
-use super::{found, json, ok_page, OidcJson};
+use super::{found, json, ok_page_with_link, OidcJson};
 use crate::app::App;
 use crate::cookies;
 use crate::error::Error;
@@ -20,9 +20,10 @@ use crate::session::Ticket;
 use crate::store::SessionStore;
 
 fn signed_out() -> Response {
-    ok_page(
+    ok_page_with_link(
         "Signed out",
         "You are signed out. You can close this window.",
+        ("Sign in again", "/start"),
     )
 }
 
@@ -33,8 +34,11 @@ pub async fn logout<S: SessionStore>(
     params: HashMap<String, String>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
-    let target = match params.get("rd") {
-        Some(_) => Some(return_to(&app, &params)?),
+    // A bad `rd` is not followed, but the sign-out happens all the same.
+    let target = match params.get("rd").filter(|rd| !rd.is_empty()) {
+        Some(_) => return_to(&app, &params)
+            .map_err(|e| tracing::warn!(cause = %e, "signing out without following the return URL"))
+            .ok(),
         None => None,
     };
     let everywhere = params

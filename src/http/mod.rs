@@ -28,7 +28,9 @@ pub const LOGIN_HEADER: HeaderName = HeaderName::from_static("x-sidegate-login")
 /// cause; the client only ever sees a generic text.
 fn status(e: &Error) -> StatusCode {
     match e {
-        Error::BadForwardedRequest(ForwardedError::UntrustedPeer) => StatusCode::FORBIDDEN,
+        Error::BadForwardedRequest(ForwardedError::UntrustedPeer | ForwardedError::PublicHost) => {
+            StatusCode::FORBIDDEN
+        }
         Error::UnknownApp(_) | Error::NotFound => StatusCode::NOT_FOUND,
         Error::BadForwardedRequest(_)
         | Error::BadReturnUrl(_)
@@ -87,9 +89,9 @@ fn decorate(e: &Error, r: &mut Response) {
                 HeaderValue::from_static("Bearer realm=\"sidegate\", error=\"invalid_token\""),
             );
         }
+        // No challenge: nginx copies it onto the 302 it sends the browser.
         Error::LoginRequired { start } => {
             h.insert(LOCATION, upstream::header_value(start));
-            h.insert(WWW_AUTHENTICATE, CHALLENGE);
         }
         _ => {}
     }
@@ -208,6 +210,11 @@ pub(crate) fn json(body: serde_json::Value) -> Response {
 /// 200 with a small page.
 pub(crate) fn ok_page(title: &str, message: &str) -> Response {
     pages::page(StatusCode::OK, title, message)
+}
+
+/// 200 with a small page and one link (`(text, href)`, href a path of sidegate's own).
+pub(crate) fn ok_page_with_link(title: &str, message: &str, link: (&str, &str)) -> Response {
+    pages::page_with_link(StatusCode::OK, title, message, Some(link))
 }
 
 /// 302 to `location`, not cached.

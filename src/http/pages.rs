@@ -22,12 +22,25 @@ pub fn escape(text: &str) -> String {
 
 /// A page with `title` and `message` (both escaped here).
 pub fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    page_with_link(status, title, message, None)
+}
+
+/// A page with `title`, `message` and an optional link `(text, href)` (all escaped here).
+pub fn page_with_link(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    link: Option<(&str, &str)>,
+) -> Response {
+    let link = link.map_or(String::new(), |(text, href)| {
+        format!("<p><a href=\"{}\">{}</a></p>", escape(href), escape(text))
+    });
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t}</title>\
 <style>body{{font-family:system-ui,sans-serif;max-width:34rem;margin:4rem auto;padding:0 1rem;color:#222}}\
 h1{{font-size:1.4rem}}p{{line-height:1.5}}</style></head>\
-<body><h1>{t}</h1><p>{m}</p></body></html>\n",
+<body><h1>{t}</h1><p>{m}</p>{link}</body></html>\n",
         t = escape(title),
         m = escape(message),
     );

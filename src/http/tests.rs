@@ -159,6 +159,8 @@ fn auth_request(path: &str) -> warp::test::RequestBuilder {
         .header("x-forwarded-proto", "https")
         .header("x-forwarded-host", "app.example.test")
         .header("x-forwarded-uri", "/some/path?q=1")
+        // What the nginx examples send (each endpoint reads only its own family).
+        .header("x-original-uri", "/some/path?q=1")
 }
 
 #[tokio::test]
@@ -214,7 +216,8 @@ async fn start_callback_and_logout_refuse_bad_input() {
         ),
         ("/callback?code=abc&state=unknownstate123", 400, "expired"),
         ("/callback?error=access_denied", 400, "expired"),
-        ("/logout?rd=https%3A%2F%2Fevil.test%2F", 400, "not allowed"),
+        // A return URL that is not allowed is not followed; the sign-out happens anyway.
+        ("/logout?rd=https%3A%2F%2Fevil.test%2F", 200, "signed out"),
         ("/logout", 200, "signed out"),
         ("/nowhere", 404, "nothing here"),
     ];

@@ -301,9 +301,13 @@ fn env_example_sets_every_required_variable() {
     );
     let public = Url::parse(&vars["SIDEGATE_PUBLIC_URL"]).unwrap();
     let public_host = public.host_str().unwrap();
-    assert_eq!(
-        labels(&compose, "sidegate")["traefik.http.routers.sidegate.rule"],
-        format!("Host(`{public_host}`)")
+    // The router is sidegate's public host, for the browser-facing paths only (never /auth).
+    let rule = &labels(&compose, "sidegate")["traefik.http.routers.sidegate.rule"];
+    assert!(
+        rule.starts_with(&format!(
+            "Host(`{public_host}`) && (Path(`/`) || Path(`/start`)"
+        )) && !rule.contains("/auth"),
+        "{rule}"
     );
     let domain = &vars["SIDEGATE_COOKIE_DOMAIN"];
     for host in &hosts {

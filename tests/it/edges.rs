@@ -1,10 +1,16 @@
-//! What a client (or a misbehaving IdP) can send to sidegate's own endpoints: bodies warp
-//! refuses are answered with warp's own 4xx, never 500, against the real OpenID Provider.
+//! What a hostile client can make the proxy send, and what the app then receives, through
+//! real nginx, Traefik and Caddy with the real OpenID Provider: the other proxy's headers
+//! never change a decision, the SSO ticket never reaches the app, sidegate's public host never
+//! answers /auth*; and bodies warp refuses get warp's own 4xx, never 500.
 
 use std::net::SocketAddr;
 
+use reqwest::StatusCode;
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::harness::browser::{location, Browser};
+use crate::harness::stack::{stack, Options, ProxyKind, Stack};
 use crate::harness::{sidegate, Idp, Sidegate};
 
 /// Sends `request` as raw bytes and returns the status code of the answer.
@@ -68,5 +74,315 @@ async fn backchannel_logout_bad_bodies_get_warps_4xx_not_500() {
         let got = raw_status(sg.addr, request.as_bytes()).await;
         assert_eq!(got, want, "{what}");
     }
+    sg.stop().await;
+}
+
+/// A default profile with a bypass prefix, a methods rule and a static credential, so that
+/// every spoof below has something to win.
+fn edge_profile() -> Vec<(&'static str, &'static str)> {
+    let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    let file = dir.path().join("apps.toml");
+    std::fs::write(
+        &file,
+        r#"[apps.default]
+bypass = [{ prefix = "/pub/" }]
+methods = ["GET", "HEAD", "POST"]
+credential = { type = "static", header = "X-Edge-Credential", scheme = "Bearer", secret_env = "EDGE_TOKEN" }
+"#,
+    )
+    .unwrap();
+    let path: &'static str = Box::leak(file.display().to_string().into_boxed_str());
+    vec![
+        ("SIDEGATE_APPS_FILE", path),
+        ("EDGE_TOKEN", "forever-token-123"),
+    ]
+}
+
+/// Signs `b` in through the proxy, from a protected URL.
+async fn sign_in(s: &Stack, b: &Browser) {
+    let r = b.navigate(&s.app("/x")).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let r = b.navigate(&location(&r)).await;
+    let callback = b
+        .login_at_idp(&location(&r), "alice", &s.auth("/callback"))
+        .await;
+    let r = b.navigate(&callback).await;
+    assert_eq!(r.status(), StatusCode::FOUND, "{:?}", r.text().await);
+}
+
+/// The other family's headers (and same-family copies the proxy must overwrite) that a
+/// hostile client adds, all pointing at the bypass path with an allowed method.
+fn spoofs(s: &Stack) -> Vec<(&'static str, String)> {
+    let public = s.app("/pub/app.css");
+    vec![
+        ("x-original-url", public),
+        ("x-original-uri", "/pub/app.css".into()),
+        ("x-original-method", "GET".into()),
+        ("x-forwarded-uri", "/pub/app.css".into()),
+        ("x-forwarded-method", "GET".into()),
+        ("x-forwarded-host", format!("app.example.test:{}", s.port)),
+        ("x-forwarded-proto", "http".into()),
+    ]
+}
+
+fn echoed(seen: &Value, name: &str) -> Vec<String> {
+    seen["headers"][name]
+        .as_array()
+        .map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+async fn edges_through(proxy: ProxyKind) {
+    let s = stack(Options {
+        proxy,
+        vars: edge_profile(),
+        ..Options::default()
+    })
+    .await;
+    let b = Browser::new(s.port);
+    let private = s.app("/private/report");
+
+    // 1. Not signed in: the spoofed bypass path never lets a request through, and the
+    //    return URL is the real one.
+    let plain = b.navigate(&private).await;
+    assert_eq!(plain.status(), StatusCode::FOUND, "{proxy:?}");
+    let mut spoofed = b
+        .client
+        .get(&private)
+        .header("sec-fetch-mode", "navigate")
+        .header("accept", "text/html");
+    for (k, v) in spoofs(&s) {
+        spoofed = spoofed.header(k, v);
+    }
+    let r = spoofed.send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FOUND,
+        "{proxy:?}: a spoofed bypass got through"
+    );
+    assert_eq!(
+        location(&r),
+        location(&plain),
+        "{proxy:?}: the return URL moved"
+    );
+    let mut api = b.client.get(&private);
+    for (k, v) in spoofs(&s) {
+        api = api.header(k, v);
+    }
+    assert_eq!(
+        api.send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "{proxy:?}"
+    );
+
+    // The real bypass path passes without a session, and the app gets no sidegate cookie.
+    let r = b
+        .client
+        .get(s.app("/pub/app.css"))
+        .header("cookie", "_sidegate=junk.value; theme=dark")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{proxy:?}");
+    let seen: Value = r.json().await.unwrap();
+    assert_eq!(echoed(&seen, "cookie"), ["theme=dark"], "{proxy:?} bypass");
+    assert!(
+        echoed(&seen, "x-edge-credential")
+            .iter()
+            .all(String::is_empty),
+        "{proxy:?}"
+    );
+
+    sign_in(&s, &b).await;
+    let ticket = b.cookie(&s.app("/"), "_sidegate").unwrap();
+
+    // 2. The method rule holds whatever method the client claims in headers.
+    let mut del = b.client.delete(s.app("/x"));
+    for (k, v) in spoofs(&s) {
+        del = del.header(k, v);
+    }
+    assert_eq!(
+        del.send().await.unwrap().status(),
+        StatusCode::FORBIDDEN,
+        "{proxy:?}"
+    );
+
+    // 3. The app gets every cookie but sidegate's, byte for byte; none at all when only
+    //    sidegate's were sent.
+    let with = |cookies: String| b.client.get(s.app("/x")).header("cookie", cookies).send();
+    let r = with(format!("theme=dark; _sidegate={ticket}; csrftoken=a%3Db"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{proxy:?}");
+    let seen: Value = r.json().await.unwrap();
+    assert_eq!(
+        echoed(&seen, "cookie"),
+        ["theme=dark; csrftoken=a%3Db"],
+        "{proxy:?}"
+    );
+    let r = with(format!(
+        "_sidegate={ticket}; _sidegate_login_ABCDEFGHIJKL=x"
+    ))
+    .await
+    .unwrap();
+    let seen: Value = r.json().await.unwrap();
+    assert!(
+        echoed(&seen, "cookie").iter().all(String::is_empty),
+        "{proxy:?}: {:?}",
+        echoed(&seen, "cookie")
+    );
+
+    // 1b. No path of sidegate's public host hands the browser a credential, whatever it
+    //     claims the request was.
+    for path in [
+        "/auth",
+        "/auth/nginx",
+        "/auth/default",
+        "/auth/nginx/default",
+    ] {
+        let mut r = b
+            .client
+            .get(s.auth(path))
+            .header("cookie", format!("_sidegate={ticket}"));
+        for (k, v) in spoofs(&s) {
+            r = r.header(k, v);
+        }
+        let r = r.send().await.unwrap();
+        assert!(!r.status().is_success(), "{proxy:?} {path}: {}", r.status());
+        assert!(
+            r.headers().get("x-edge-credential").is_none(),
+            "{proxy:?} {path}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoofed_headers_cookies_and_the_public_host_through_nginx() {
+    edges_through(ProxyKind::Nginx("sidegate.conf")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoofed_headers_cookies_and_the_public_host_through_traefik() {
+    edges_through(ProxyKind::Traefik).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoofed_headers_cookies_and_the_public_host_through_caddy() {
+    edges_through(ProxyKind::Caddy).await;
+}
+
+#[tokio::test]
+async fn auth_addressed_to_the_public_host_is_refused_even_from_a_trusted_peer() {
+    let idp = Idp::start(&["http://auth.example.test/callback".into()]).await;
+    let sg = Sidegate::start(sidegate::vars(
+        "http://auth.example.test",
+        &idp.issuer(),
+        None,
+    ))
+    .await;
+    sg.wait_ready().await;
+    let client = reqwest::Client::new();
+    for (path, host_header) in [
+        ("/auth", ("host", "auth.example.test")),
+        ("/auth/nginx", ("host", "AUTH.example.test:443")),
+        ("/auth", ("x-forwarded-host", "auth.example.test")),
+    ] {
+        let r = client
+            .get(format!("http://{}{path}", sg.addr))
+            .header(host_header.0, host_header.1)
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-uri", "/")
+            .header("x-original-url", "https://app.example.test/")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path} {host_header:?}");
+    }
+    sg.stop().await;
+}
+
+/// Without any proxy's help (a configuration that passes every client header), each
+/// endpoint reads only its own family: the other family's bypass path and method lose.
+#[tokio::test]
+async fn each_endpoint_reads_only_its_own_family_without_the_proxys_help() {
+    let idp = Idp::start(&["http://auth.example.test/callback".into()]).await;
+    let mut vars = sidegate::vars("http://auth.example.test", &idp.issuer(), None);
+    vars.extend(
+        edge_profile()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let sg = Sidegate::start(vars).await;
+    sg.wait_ready().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let traefik_private = [
+        ("x-forwarded-method", "GET"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "app.example.test"),
+        ("x-forwarded-uri", "/private/report"),
+    ];
+    let nginx_private = [
+        ("x-original-method", "GET"),
+        ("x-original-uri", "/private/report"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "app.example.test"),
+    ];
+    let nginx_spoof = [
+        ("x-forwarded-uri", "/pub/app.css"),
+        ("x-forwarded-method", "GET"),
+    ];
+    let traefik_spoof = [
+        ("x-original-url", "https://app.example.test/pub/app.css"),
+        ("x-original-uri", "/pub/app.css"),
+        ("x-original-method", "GET"),
+    ];
+    for (path, own, other) in [
+        ("/auth", &traefik_private[..], &traefik_spoof[..]),
+        ("/auth/nginx", &nginx_private[..], &nginx_spoof[..]),
+    ] {
+        let mut r = client.get(format!("http://{}{path}", sg.addr));
+        for (k, v) in own.iter().chain(other) {
+            r = r.header(*k, *v);
+        }
+        let r = r.send().await.unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::UNAUTHORIZED,
+            "{path}: the other family was believed"
+        );
+    }
+    // A method the rule refuses, dressed up as GET in the other family, is refused.
+    let mut r = client.get(format!("http://{}/auth", sg.addr));
+    for (k, v) in traefik_private
+        .iter()
+        .filter(|(k, _)| *k != "x-forwarded-method")
+    {
+        r = r.header(*k, *v);
+    }
+    let r = r
+        .header("x-forwarded-method", "DELETE")
+        .header("x-original-method", "GET")
+        .header("authorization", "Bearer sgk_x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "a bad key is refused first"
+    );
+    // nginx without X-Original-Method under a methods rule: refused, never guessed as GET.
+    let mut r = client.get(format!("http://{}/auth/nginx", sg.addr));
+    for (k, v) in nginx_private
+        .iter()
+        .filter(|(k, _)| *k != "x-original-method")
+    {
+        r = r.header(*k, *v);
+    }
+    let r = r.header("x-forwarded-method", "GET").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
     sg.stop().await;
 }

@@ -16,6 +16,7 @@ async fn status(url: &str) -> StatusCode {
         .header("x-forwarded-proto", "http")
         .header("x-forwarded-host", "app.example.test")
         .header("x-forwarded-uri", "/")
+        .header("x-original-uri", "/")
         .header(
             "cookie",
             "_sidegate=AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA",

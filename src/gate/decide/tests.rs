@@ -7,6 +7,7 @@ use serde_json::{json, Map};
 fn req(method: &str) -> ForwardedRequest {
     ForwardedRequest {
         method: method.into(),
+        method_given: true,
         proto: "https".into(),
         host: "app.example.test".into(),
         uri: "/some/path?q=1".into(),
