@@ -73,6 +73,36 @@ pub fn header_name(var: &str, raw: &str, problems: &mut Vec<String>) -> Option<H
     }
 }
 
+/// Identity headers apps commonly trust (Authelia's `Remote-*`, oauth2-proxy's
+/// `X-Auth-Request-*` and `X-Forwarded-*`, Authentik's `X-authentik-*`, Borg UI's fallbacks).
+/// Every example strips the client's copies of all of them before the request reaches the
+/// app, bypass paths included (the proxy copies sidegate's value where sidegate sets one);
+/// `tests/it/edges.rs` checks that each example lists every name.
+pub const TRUSTED_ELSEWHERE: &[&str] = &[
+    "remote-user",
+    "remote-email",
+    "remote-groups",
+    "remote-name",
+    "x-remote-user",
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-forwarded-groups",
+    "x-forwarded-preferred-username",
+    "x-forwarded-access-token",
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-auth-request-groups",
+    "x-auth-request-preferred-username",
+    "x-auth-request-access-token",
+    "x-authentik-username",
+    "x-authentik-email",
+    "x-authentik-groups",
+    "x-authentik-name",
+    "x-authentik-uid",
+    "x-authentik-jwt",
+    "x-webauth-user",
+];
+
 /// When a mapping rule matches.
 #[derive(Debug, Clone)]
 pub enum Condition {

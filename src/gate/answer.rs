@@ -81,7 +81,18 @@ pub fn allowed(
     if let (Some(c), Some(value)) = (&profile.credential, credential) {
         h.insert(c.header.clone(), value);
     }
+    answer_the_rest(profile, &mut h);
     h
+}
+
+/// The profile's `always_headers` that the answer does not set yet, empty: the proxy copies
+/// them, so the client's copies never reach the app.
+fn answer_the_rest(profile: &Profile, h: &mut HeaderMap) {
+    for name in &profile.always {
+        if !h.contains_key(name) {
+            h.insert(name.clone(), HeaderValue::from_static(""));
+        }
+    }
 }
 
 /// A bypass path: every header the proxy copies is sent, empty (Caddy 2.6 would pass a
@@ -93,5 +104,6 @@ pub fn anonymous(profile: &Profile, cookie: HeaderValue) -> HeaderMap {
         .map(|n| (n.clone(), HeaderValue::from_static("")))
         .collect();
     h.insert(COOKIE, cookie);
+    answer_the_rest(profile, &mut h);
     h
 }

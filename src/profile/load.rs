@@ -41,6 +41,7 @@ pub fn load(
         credential: None,
         shims: Vec::new(),
         bearer_audience: None,
+        always: Vec::new(),
     };
     let Some(path) = path else {
         return Ok(finish(implicit, HashMap::new(), defaults));
@@ -203,6 +204,12 @@ fn compile(ctx: &mut Ctx<'_>, name: &str, raw: &AppRaw) -> Option<Profile> {
             "give the audience the IdP puts in access tokens for this app, e.g. \"sidegate-api\"",
         );
     }
+    let always = raw
+        .always_headers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| ctx.header(&format!("{at}.always_headers[{i}]"), h))
+        .collect();
     let profile = Profile {
         name: name.to_owned(),
         rules,
@@ -211,6 +218,7 @@ fn compile(ctx: &mut Ctx<'_>, name: &str, raw: &AppRaw) -> Option<Profile> {
         credential,
         shims,
         bearer_audience,
+        always,
     };
     let mut seen: Vec<&HeaderName> = Vec::new();
     let mut duplicates = Vec::new();

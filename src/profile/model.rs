@@ -39,6 +39,9 @@ pub struct Profile {
     pub shims: Vec<Shim>,
     /// Accept the IdP's JWT access tokens (service accounts) with this audience.
     pub bearer_audience: Option<String>,
+    /// Headers the app trusts that this profile always answers (empty when it sets nothing
+    /// for them), besides [`crate::upstream::ALWAYS_ANSWERED`].
+    pub always: Vec<HeaderName>,
 }
 
 impl Profile {

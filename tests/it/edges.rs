@@ -132,6 +132,67 @@ fn echoed(seen: &Value, name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// No header an app might trust for identity carries the client's `mallory`.
+fn no_trusted_header_from_the_client(seen: &Value, proxy: ProxyKind) {
+    for name in ::sidegate::upstream::TRUSTED_ELSEWHERE {
+        let values = echoed(seen, name);
+        assert!(
+            values.iter().all(|v| v != "mallory"),
+            "{proxy:?}: the client's {name} reached the app: {values:?}"
+        );
+    }
+}
+
+/// Every example strips every header apps commonly trust: each middleware, location or
+/// snippet that protects an app names each of them.
+#[test]
+fn every_example_strips_every_header_apps_commonly_trust() {
+    let files = [
+        ("traefik-examples/dynamic.yml", "forwardauth:"),
+        ("traefik-examples/apps.yml", "forwardauth:"),
+        (
+            "traefik-examples/docker-compose.labels.yml",
+            "forwardauth.address",
+        ),
+        ("deploy/docker-compose.yml", "forwardauth.address"),
+        (
+            "nginx-examples/sidegate.conf",
+            "proxy_set_header cookie $sidegate_cookie",
+        ),
+        (
+            "nginx-examples/apps.conf",
+            "proxy_set_header cookie $sidegate_cookie",
+        ),
+        (
+            "nginx-examples/snippets/sidegate-location.conf",
+            "proxy_set_header cookie $sidegate_cookie",
+        ),
+        (
+            "nginx-examples/ingress-nginx.yaml",
+            "kubernetes.io/auth-response-headers",
+        ),
+        (
+            "nginx-examples/ingress-nginx-rendered.conf",
+            "$upstream_http_cookie",
+        ),
+        ("caddy-examples/Caddyfile", "forward_auth 127.0.0.1"),
+    ];
+    for (file, per) in files {
+        let text = std::fs::read_to_string(crate::harness::repo().join(file))
+            .unwrap()
+            .to_lowercase();
+        let protected = text.matches(per).count();
+        assert!(protected > 0, "{file}: no `{per}`");
+        for name in ::sidegate::upstream::TRUSTED_ELSEWHERE {
+            let named = text.matches(&name.to_lowercase()).count();
+            assert!(
+                named >= protected,
+                "{file}: {name} named {named} times for {protected} protected apps"
+            );
+        }
+    }
+}
+
 async fn edges_through(proxy: ProxyKind) {
     let s = stack(Options {
         proxy,
@@ -176,16 +237,18 @@ async fn edges_through(proxy: ProxyKind) {
     );
 
     // The real bypass path passes without a session, and the app gets no sidegate cookie.
-    let r = b
+    let mut r = b
         .client
         .get(s.app("/pub/app.css"))
-        .header("cookie", "_sidegate=junk.value; theme=dark")
-        .send()
-        .await
-        .unwrap();
+        .header("cookie", "_sidegate=junk.value; theme=dark");
+    for name in ::sidegate::upstream::TRUSTED_ELSEWHERE {
+        r = r.header(*name, "mallory");
+    }
+    let r = r.send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK, "{proxy:?}");
     let seen: Value = r.json().await.unwrap();
     assert_eq!(echoed(&seen, "cookie"), ["theme=dark"], "{proxy:?} bypass");
+    no_trusted_header_from_the_client(&seen, proxy);
     assert!(
         echoed(&seen, "x-edge-credential")
             .iter()
@@ -220,6 +283,12 @@ async fn edges_through(proxy: ProxyKind) {
         ["theme=dark; csrftoken=a%3Db"],
         "{proxy:?}"
     );
+    let mut forged = b.client.get(s.app("/x"));
+    for name in ::sidegate::upstream::TRUSTED_ELSEWHERE {
+        forged = forged.header(*name, "mallory");
+    }
+    let forged: Value = forged.send().await.unwrap().json().await.unwrap();
+    no_trusted_header_from_the_client(&forged, proxy);
     let r = with(format!(
         "_sidegate={ticket}; _sidegate_login_ABCDEFGHIJKL=x"
     ))

@@ -155,13 +155,17 @@ async fn scenario(traefik: bool) {
         ("x-borg-role", "admin"),
         ("x-forwarded-user", "alice"),
         ("x-borg-email", "x@evil.test"),
+        ("x-borg-all-repositories-role", "operator"),
+        ("x-remote-user", "alice"),
+        ("remote-user", "alice"),
+        ("x-authentik-username", "alice"),
     ];
     let cases = [
-        (&alice, "alice", "admin", "Alice Admin"),
-        (&bob, "bob", "operator", "Bob Builder"),
-        (&carol, "carol", "viewer", "Carol Contractor"),
+        (&alice, "alice", "admin", "Alice Admin", "operator"),
+        (&bob, "bob", "operator", "Bob Builder", "operator"),
+        (&carol, "carol", "viewer", "Carol Contractor", "viewer"),
     ];
-    for (b, user, role, name) in cases {
+    for (b, user, role, name, all_repositories) in cases {
         let (status, seen) = r
             .get(b, &r.url("borg", "/repositories"), true, &forged)
             .await;
@@ -173,7 +177,9 @@ async fn scenario(traefik: bool) {
         };
         assert_eq!(
             seen,
-            json!({"x-forwarded-user": [user], "x-borg-role": [role], "x-borg-email": [email], "x-borg-full-name": [name]}),
+            json!({"x-forwarded-user": [user], "x-borg-role": [role], "x-borg-email": [email], "x-borg-full-name": [name],
+                "x-borg-all-repositories-role": [all_repositories],
+                "user": user, "role": role, "all_repositories_role": all_repositories}),
             "{user}"
         );
     }

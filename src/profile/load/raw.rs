@@ -29,6 +29,8 @@ pub(super) struct AppRaw {
     #[serde(default)]
     pub(super) shims: Vec<ShimRaw>,
     pub(super) bearer: Option<BearerRaw>,
+    #[serde(default)]
+    pub(super) always_headers: Vec<String>,
 }
 
 #[derive(Deserialize)]

@@ -300,3 +300,43 @@ fn a_default_app_replaces_the_implicit_profile() {
     assert_eq!(p.get(None).unwrap().rules.groups, ["admins"]);
     assert!(p.get(Some("default")).is_none());
 }
+
+#[test]
+fn always_headers_are_answered_empty_and_checked_as_header_names() {
+    let p = load_text(
+        "[apps.borg]\nalways_headers = [\"X-Borg-All-Repositories-Role\", \"X-Remote-User\"]\n",
+        &[],
+    )
+    .unwrap();
+    let borg = p.get(Some("borg")).unwrap();
+    let names: Vec<&str> = borg.always.iter().map(HeaderName::as_str).collect();
+    assert_eq!(names, ["x-borg-all-repositories-role", "x-remote-user"]);
+    let principal = crate::gate::Principal {
+        subject: "alice".into(),
+        claims: serde_json::Map::new(),
+        proof: crate::gate::Proof::Bearer,
+        expires_at: 1,
+        access_token: None,
+        id_token: None,
+    };
+    let cookie = http::HeaderValue::from_static("");
+    for answer in [
+        crate::gate::answer::allowed(borg, &principal, None, cookie.clone()),
+        crate::gate::answer::anonymous(borg, cookie.clone()),
+    ] {
+        for name in &names {
+            assert_eq!(
+                answer.get(*name).map(|v| v.as_bytes()),
+                Some(&b""[..]),
+                "{name}"
+            );
+        }
+    }
+    let errors = load_text("[apps.borg]\nalways_headers = [\"Bad Header\"]\n", &[]).unwrap_err();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("apps.borg.always_headers[0]")),
+        "{errors:?}"
+    );
+}

@@ -49,18 +49,40 @@ pub async fn duplicati(token: &'static str) -> StandIn {
     .await
 }
 
-/// Borg UI: reports the proxy headers it trusts.
+/// Borg UI 2.3 with DISABLE_AUTHENTICATION and the default PROXY_AUTH_HEADER: the user is
+/// the first non-empty of X-Forwarded-User, X-Remote-User, Remote-User and
+/// X-authentik-username (401 without one); X-Borg-Role counts when viewer, operator or
+/// admin, X-Borg-All-Repositories-Role when viewer or operator. Reports the headers it trusts
+/// and what it made of them.
 pub async fn borg() -> StandIn {
     serve(|_, h| {
-        let seen: serde_json::Map<String, Value> = [
+        let first = |n: &str| header(&h, n).into_iter().find(|v| !v.trim().is_empty());
+        let user = ["x-forwarded-user", "x-remote-user", "remote-user", "x-authentik-username"]
+            .iter()
+            .find_map(|n| first(n));
+        let Some(user) = user else {
+            return reply(StatusCode::UNAUTHORIZED, json!({"detail": "no user header"}));
+        };
+        let valid = |n: &str, ok: &[&str]| first(n).filter(|v| ok.contains(&v.as_str()));
+        let mut seen: serde_json::Map<String, Value> = [
             "x-forwarded-user",
             "x-borg-role",
             "x-borg-email",
             "x-borg-full-name",
+            "x-borg-all-repositories-role",
         ]
         .iter()
         .map(|n| ((*n).to_owned(), json!(header(&h, n))))
         .collect();
+        seen.insert("user".into(), json!(user));
+        seen.insert(
+            "role".into(),
+            json!(valid("x-borg-role", &["viewer", "operator", "admin"]).unwrap_or("viewer".into())),
+        );
+        seen.insert(
+            "all_repositories_role".into(),
+            json!(valid("x-borg-all-repositories-role", &["viewer", "operator"])),
+        );
         reply(StatusCode::OK, Value::Object(seen))
     })
     .await
