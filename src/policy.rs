@@ -75,6 +75,11 @@ impl Rules {
             .is_none_or(|m| m.iter().any(|x| x == method))
     }
 
+    /// The user's groups, read from the profile's groups claim.
+    pub fn groups_of(&self, claims: &Claims) -> Vec<String> {
+        values(self.groups_claim.as_ref().and_then(|c| c.lookup(claims))).collect()
+    }
+
     /// Whether the user behind `sub` and `claims` may use the app.
     ///
     /// # Errors

@@ -5,7 +5,7 @@ use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 
 use super::principal::Principal;
-use crate::profile::credential::Kind;
+use crate::profile::credential::{Credential, Kind};
 use crate::profile::mint::{MintCache, Subject};
 use crate::profile::Profile;
 use crate::upstream;
@@ -17,10 +17,10 @@ pub struct LacksToken;
 /// The credential for `p` that needs no signing (`Ok(None)`: none, or a JWT minted once the
 /// check is allowed). `Err` when the credential forwards a token the principal does not have.
 pub fn unsigned_credential(
-    profile: &Profile,
+    credential: Option<&Credential>,
     p: &Principal,
 ) -> Result<Option<HeaderValue>, LacksToken> {
-    let Some(c) = &profile.credential else {
+    let Some(c) = credential else {
         return Ok(None);
     };
     if matches!(c.kind, Kind::Jwt { .. }) {
@@ -33,14 +33,15 @@ pub fn unsigned_credential(
     }
 }
 
-/// The minted-JWT credential for `p`, if the profile has one.
+/// The minted-JWT credential for `p`, if the chosen credential is one.
 pub fn minted_credential(
     mint: &MintCache,
     profile: &Profile,
+    credential: Option<&Credential>,
     p: &Principal,
     now: u64,
 ) -> Option<HeaderValue> {
-    let Kind::Jwt { jwt, scheme } = &profile.credential.as_ref()?.kind else {
+    let Kind::Jwt { jwt, scheme } = &credential?.kind else {
         return None;
     };
     let subject = Subject {
@@ -62,10 +63,12 @@ pub fn app_cookie(raw: &[&[u8]], session_cookie: &str, strip: bool) -> HeaderVal
     HeaderValue::from_bytes(&bytes).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// Identity headers, mappings and the credential for an allowed principal.
+/// Identity headers, mappings and the credential (`chosen`'s header, `credential`'s value)
+/// for an allowed principal.
 pub fn allowed(
     profile: &Profile,
     p: &Principal,
+    chosen: Option<&Credential>,
     credential: Option<HeaderValue>,
     cookie: HeaderValue,
 ) -> HeaderMap {
@@ -78,7 +81,11 @@ pub fn allowed(
             .iter()
             .map(|m| (m.header.clone(), m.value(&p.claims))),
     );
-    if let (Some(c), Some(value)) = (&profile.credential, credential) {
+    // Every credential header is answered, so a client's copy never reaches the app.
+    for c in profile.all_credentials() {
+        h.insert(c.header.clone(), HeaderValue::from_static(""));
+    }
+    if let (Some(c), Some(value)) = (chosen, credential) {
         h.insert(c.header.clone(), value);
     }
     answer_the_rest(profile, &mut h);

@@ -80,9 +80,8 @@ pub async fn identify<S: SessionStore>(
         return Ok(Identified::Nobody);
     };
     let needs_token = profile
-        .credential
-        .as_ref()
-        .is_some_and(|c| c.token_needed().is_some());
+        .all_credentials()
+        .any(|c| c.token_needed().is_some());
     let fresh = app
         .refresher
         .ensure_fresh(&app.sessions, &ticket, session, needs_token)

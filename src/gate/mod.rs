@@ -61,9 +61,15 @@ pub async fn check<S: SessionStore>(
         Identified::Refused(r) => (None, Some(r)),
         Identified::Proven(p) => (Some(p), None),
     };
+    // The credential for this principal's groups (`Err`: credentials are chosen by group and
+    // none is for them).
+    let chosen = principal
+        .as_ref()
+        .map(|p| profile.credential_for(&p.claims));
+    let credential = chosen.and_then(|c| c.ok()).flatten();
     let unsigned = principal
         .as_ref()
-        .map(|p| answer::unsigned_credential(profile, p));
+        .map(|p| answer::unsigned_credential(credential, p));
     let presented = match (&principal, refusal, &unsigned) {
         (_, Some(r), _) => Presented::Refused(r),
         (Some(_), _, Some(Err(answer::LacksToken))) => Presented::LacksToken,
@@ -80,20 +86,29 @@ pub async fn check<S: SessionStore>(
         answer::app_cookie(&asked.presented.raw_cookies, &c.name, c.strip)
     };
     Ok(match decision {
-        Decision::Allow => match principal {
-            Some(p) => {
-                let credential = unsigned
-                    .and_then(Result::ok)
-                    .flatten()
-                    .or_else(|| answer::minted_credential(&app.mint, profile, &p, now));
-                Verdict::Allow {
-                    headers: answer::allowed(profile, &p, credential, cookie()),
-                    identity: Some(Box::new(p)),
+        Decision::Allow => {
+            match principal {
+                Some(p) if matches!(chosen, Some(Err(_))) => {
+                    let reason = "the app's credentials are chosen by group, and none is for this user's groups";
+                    tracing::warn!(subject = %p.subject, app = %profile.name, rule = reason, "access refused");
+                    Verdict::Deny(Denial::Forbidden {
+                        reason,
+                        navigation: client == ClientKind::Navigation,
+                    })
                 }
+                Some(p) => {
+                    let value = unsigned.and_then(Result::ok).flatten().or_else(|| {
+                        answer::minted_credential(&app.mint, profile, credential, &p, now)
+                    });
+                    Verdict::Allow {
+                        headers: answer::allowed(profile, &p, credential, value, cookie()),
+                        identity: Some(Box::new(p)),
+                    }
+                }
+                // decide allows only a principal; should that ever change, fail closed.
+                None => Verdict::Deny(Denial::Unauthenticated { login: None }),
             }
-            // decide allows only a principal; should that ever change, fail closed.
-            None => Verdict::Deny(Denial::Unauthenticated { login: None }),
-        },
+        }
         Decision::AllowAnonymous => Verdict::Allow {
             identity: None,
             headers: answer::anonymous(profile, cookie()),
@@ -124,3 +139,6 @@ pub async fn check<S: SessionStore>(
         }
     })
 }
+
+#[cfg(test)]
+mod tests;

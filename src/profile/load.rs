@@ -9,8 +9,9 @@ use std::sync::Arc;
 use http::HeaderName;
 use regex::Regex;
 
+use super::credential::Credential;
 use super::credential::{BasicUser, Kind};
-use super::model::{Profile, Profiles};
+use super::model::{GroupCredential, Profile, Profiles};
 use crate::token::{self, Signer};
 use crate::upstream::{self, Condition};
 use credentials::credential;
@@ -20,6 +21,56 @@ use raw::AppRaw;
 use sections::{bypass, headers, mapping, rules_from, shim};
 
 mod credentials;
+
+/// The profile's `credential`, or its `[[credentials]]`: entries with `groups` (first match
+/// wins) and at most one without, the default.
+fn credentials(
+    ctx: &mut Ctx<'_>,
+    name: &str,
+    at: &str,
+    raw: &AppRaw,
+) -> (Option<Credential>, Vec<GroupCredential>) {
+    if raw.credential.is_some() && !raw.credentials.is_empty() {
+        ctx.problem(at, "set either `credential` or `[[credentials]]`, not both");
+        return (None, Vec::new());
+    }
+    if let Some(c) = &raw.credential {
+        if c.groups.is_some() {
+            ctx.problem(
+                &format!("{at}.credential.groups"),
+                "groups choose among several credentials: use [[apps.<name>.credentials]] entries",
+            );
+        }
+        return (
+            credential(ctx, name, &format!("{at}.credential"), c),
+            Vec::new(),
+        );
+    }
+    let (mut default, mut by_group) = (None, Vec::new());
+    for (i, c) in raw.credentials.iter().enumerate() {
+        let here = format!("{at}.credentials[{i}]");
+        let compiled = credential(ctx, name, &here, c);
+        match (&c.groups, compiled) {
+            (Some(g), _) if g.is_empty() => {
+                ctx.problem(
+                    &format!("{here}.groups"),
+                    "list at least one group, or leave `groups` out for the default credential",
+                );
+            }
+            (Some(g), Some(credential)) => by_group.push(GroupCredential {
+                groups: g.clone(),
+                credential,
+            }),
+            (None, Some(credential)) if default.is_none() => default = Some(credential),
+            (None, Some(_)) => ctx.problem(
+                &here,
+                "only one credential may leave out `groups` (the default)",
+            ),
+            (_, None) => {}
+        }
+    }
+    (default, by_group)
+}
 mod ctx;
 mod raw;
 mod sections;
@@ -39,6 +90,7 @@ pub fn load(
         headers: defaults.headers.clone(),
         mappings: Vec::new(),
         credential: None,
+        by_group: Vec::new(),
         shims: Vec::new(),
         bearer_audience: None,
         always: Vec::new(),
@@ -98,8 +150,9 @@ fn finish(default: Profile, apps: HashMap<String, Arc<Profile>>, defaults: &Defa
         .collect();
     let signers: Vec<&Signer> = all
         .iter()
-        .filter_map(|p| match p.credential.as_ref().map(|c| &c.kind) {
-            Some(Kind::Jwt { jwt, .. }) => Some(&jwt.signer),
+        .flat_map(|p| p.all_credentials())
+        .filter_map(|c| match &c.kind {
+            Kind::Jwt { jwt, .. } => Some(&jwt.signer),
             _ => None,
         })
         .collect();
@@ -111,7 +164,10 @@ fn finish(default: Profile, apps: HashMap<String, Arc<Profile>>, defaults: &Defa
 fn check_kids(ctx: &mut Ctx<'_>, apps: &HashMap<String, Arc<Profile>>) {
     let mut kids: BTreeMap<String, &str> = BTreeMap::new();
     for (name, p) in apps {
-        if let Some(Kind::Jwt { jwt, .. }) = p.credential.as_ref().map(|c| &c.kind) {
+        for c in p.all_credentials() {
+            let Kind::Jwt { jwt, .. } = &c.kind else {
+                continue;
+            };
             if let Some(jwk) = jwt.signer.public_jwk() {
                 let kid = jwk.common.key_id.clone().unwrap_or_default();
                 if let Some(other) = kids.insert(kid.clone(), name) {
@@ -142,15 +198,21 @@ fn needed_claims(profiles: &[&Profile], d: &Defaults) -> Vec<String> {
                 names.push(claim.root().to_owned());
             }
         }
-        match p.credential.as_ref().map(|c| &c.kind) {
-            Some(Kind::Jwt { jwt, .. }) => {
-                names.extend(jwt.claims.iter().map(|(_, c)| c.root().to_owned()))
+        for credential in p.all_credentials() {
+            match &credential.kind {
+                Kind::Jwt { jwt, .. } => {
+                    names.extend(jwt.claims.iter().map(|(_, c)| c.root().to_owned()))
+                }
+                Kind::Basic {
+                    user: BasicUser::Claim(c),
+                    ..
+                } => names.push(c.root().to_owned()),
+                _ => {}
             }
-            Some(Kind::Basic {
-                user: BasicUser::Claim(c),
-                ..
-            }) => names.push(c.root().to_owned()),
-            _ => {}
+        }
+        // Credentials chosen by group read the groups claim.
+        if !p.by_group.is_empty() {
+            names.extend(p.rules.groups_claim.iter().map(|c| c.root().to_owned()));
         }
     }
     names.extend(d.user_claims.iter().map(|c| c.root().to_owned()));
@@ -187,10 +249,7 @@ fn compile(ctx: &mut Ctx<'_>, name: &str, raw: &AppRaw) -> Option<Profile> {
         .enumerate()
         .filter_map(|(i, m)| mapping(ctx, &format!("{at}.mappings[{i}]"), m, &groups))
         .collect();
-    let credential = raw
-        .credential
-        .as_ref()
-        .and_then(|c| credential(ctx, name, c));
+    let (credential, by_group) = credentials(ctx, name, &at, raw);
     let shims = raw
         .shims
         .iter()
@@ -219,6 +278,7 @@ fn compile(ctx: &mut Ctx<'_>, name: &str, raw: &AppRaw) -> Option<Profile> {
         shims,
         bearer_audience,
         always,
+        by_group,
     };
     let mut seen: Vec<&HeaderName> = Vec::new();
     let mut duplicates = Vec::new();

@@ -39,20 +39,82 @@ pub struct Profile {
     pub shims: Vec<Shim>,
     /// Accept the IdP's JWT access tokens (service accounts) with this audience.
     pub bearer_audience: Option<String>,
+    /// Credentials chosen by group, first match first; `credential` is the default (none:
+    /// a user in none of the groups is refused).
+    pub by_group: Vec<GroupCredential>,
     /// Headers the app trusts that this profile always answers (empty when it sets nothing
     /// for them), besides [`crate::upstream::ALWAYS_ANSWERED`].
     pub always: Vec<HeaderName>,
 }
 
+/// A credential for the members of some groups.
+#[derive(Debug, Clone)]
+pub struct GroupCredential {
+    /// Any of these groups.
+    pub groups: Vec<String>,
+    /// The credential.
+    pub credential: Credential,
+}
+
+/// No credential of the profile is for this user's groups, and it has no default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoCredential;
+
 impl Profile {
+    /// Every credential the profile may send (the default and those chosen by group).
+    pub fn all_credentials(&self) -> impl Iterator<Item = &Credential> {
+        self.credential
+            .iter()
+            .chain(self.by_group.iter().map(|g| &g.credential))
+    }
+
+    /// The credential for someone with these claims: the first group match, else the
+    /// default; `Ok(None)` when the profile has none at all.
+    ///
+    /// # Errors
+    /// [`NoCredential`] when credentials are chosen by group, none matches and there is no
+    /// default.
+    pub fn credential_for(
+        &self,
+        claims: &crate::claims::Claims,
+    ) -> Result<Option<&Credential>, NoCredential> {
+        if self.by_group.is_empty() {
+            return Ok(self.credential.as_ref());
+        }
+        let groups = self.rules.groups_of(claims);
+        let chosen = self
+            .by_group
+            .iter()
+            .find(|g| {
+                g.groups
+                    .iter()
+                    .any(|want| groups.iter().any(|have| have == want))
+            })
+            .map(|g| &g.credential)
+            .or(self.credential.as_ref());
+        chosen.map(Some).ok_or(NoCredential)
+    }
+
     /// Every header this profile may send, in order: identity, mappings, credential.
     pub fn header_names(&self) -> Vec<&HeaderName> {
         self.headers
             .iter()
             .map(|h| &h.name)
             .chain(self.mappings.iter().map(|m| &m.header))
-            .chain(self.credential.as_ref().map(|c| &c.header))
+            .chain(self.credential_headers())
             .collect()
+    }
+
+    /// The credentials' headers, each once (several credentials may share `Authorization`).
+    fn credential_headers(&self) -> Vec<&HeaderName> {
+        self.all_credentials()
+            .map(|c| &c.header)
+            .fold(Vec::new(), |mut seen, h| {
+                if !seen.contains(&h) {
+                    seen.push(h);
+                }
+                seen
+            })
     }
 }
 
@@ -110,7 +172,7 @@ impl Profiles {
     pub fn tokens_needed(&self) -> (bool, bool) {
         let kinds: Vec<_> = std::iter::once(&self.default)
             .chain(self.apps.values())
-            .filter_map(|p| p.credential.as_ref().and_then(Credential::token_needed))
+            .flat_map(|p| p.all_credentials().filter_map(Credential::token_needed))
             .collect();
         (
             kinds.contains(&credential::TokenKind::Access),
@@ -123,19 +185,27 @@ impl Profiles {
         let mut out = String::new();
         for p in std::iter::once(&self.default).chain(self.named()) {
             let headers: Vec<String> = p.header_names().iter().map(ToString::to_string).collect();
-            let credential = p.credential.as_ref().map_or("none".to_owned(), |c| {
-                let kind = match &c.kind {
-                    credential::Kind::Static(_) => "static secret ***SECRET***",
-                    credential::Kind::Basic { .. } => "HTTP Basic, password ***SECRET***",
-                    credential::Kind::UserToken {
-                        kind: credential::TokenKind::Access,
-                        ..
-                    } => "the user's access token",
-                    credential::Kind::UserToken { .. } => "the user's ID token",
-                    credential::Kind::Jwt { .. } => "minted JWT, key ***SECRET***",
-                };
-                format!("{} ({kind})", c.header)
-            });
+            let described: Vec<String> = p
+                .all_credentials()
+                .map(|c| {
+                    let kind = match &c.kind {
+                        credential::Kind::Static(_) => "static secret ***SECRET***",
+                        credential::Kind::Basic { .. } => "HTTP Basic, password ***SECRET***",
+                        credential::Kind::UserToken {
+                            kind: credential::TokenKind::Access,
+                            ..
+                        } => "the user's access token",
+                        credential::Kind::UserToken { .. } => "the user's ID token",
+                        credential::Kind::Jwt { .. } => "minted JWT, key ***SECRET***",
+                    };
+                    format!("{} ({kind})", c.header)
+                })
+                .collect();
+            let credential = if described.is_empty() {
+                "none".to_owned()
+            } else {
+                described.join("; ")
+            };
             let shims: Vec<&str> = p.shims.iter().map(|s| s.path.as_str()).collect();
             out.push_str(&format!(
                 "app {}: headers [{}]; credential {}; groups {:?}; users {:?}; emails {:?}; email domains {:?}; bypass {}; shims {:?}\n",

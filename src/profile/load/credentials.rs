@@ -28,6 +28,8 @@ pub(super) struct CredentialRaw {
     audience: Option<String>,
     lifetime: Option<String>,
     claims: Option<BTreeMap<String, String>>,
+    /// Only in `[[credentials]]`: the groups this credential is for (first match wins).
+    pub(super) groups: Option<Vec<String>>,
 }
 
 /// Fields each credential type accepts (besides `type`, `header`, `scheme`).
@@ -50,8 +52,13 @@ fn allowed_fields(kind: &str) -> &'static [&'static str] {
     }
 }
 
-pub(super) fn credential(ctx: &mut Ctx<'_>, app: &str, raw: &CredentialRaw) -> Option<Credential> {
-    let at = format!("apps.{app}.credential");
+pub(super) fn credential(
+    ctx: &mut Ctx<'_>,
+    app: &str,
+    at: &str,
+    raw: &CredentialRaw,
+) -> Option<Credential> {
+    let at = at.to_owned();
     let set: Vec<(&str, bool)> = vec![
         ("secret_env", raw.secret_env.is_some()),
         ("secret_file", raw.secret_file.is_some()),

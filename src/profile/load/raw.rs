@@ -27,6 +27,8 @@ pub(super) struct AppRaw {
     pub(super) mappings: Vec<MappingRaw>,
     pub(super) credential: Option<CredentialRaw>,
     #[serde(default)]
+    pub(super) credentials: Vec<CredentialRaw>,
+    #[serde(default)]
     pub(super) shims: Vec<ShimRaw>,
     pub(super) bearer: Option<BearerRaw>,
     #[serde(default)]

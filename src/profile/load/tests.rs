@@ -321,7 +321,7 @@ fn always_headers_are_answered_empty_and_checked_as_header_names() {
     };
     let cookie = http::HeaderValue::from_static("");
     for answer in [
-        crate::gate::answer::allowed(borg, &principal, None, cookie.clone()),
+        crate::gate::answer::allowed(borg, &principal, None, None, cookie.clone()),
         crate::gate::answer::anonymous(borg, cookie.clone()),
     ] {
         for name in &names {
