@@ -139,6 +139,42 @@ async fn setup(traefik: bool) -> Recipes {
     }
 }
 
+/// Presses Borg UI's logout button as its UI does (POST, then go to `logout_url`); the
+/// status of the next API call.
+async fn b_logout(r: &Recipes, b: &Browser) -> StatusCode {
+    let answer: Value = b
+        .client
+        .post(r.url("borg", "/api/auth/logout"))
+        .header("sec-fetch-mode", "cors")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let logout_url = answer["logout_url"].as_str().unwrap().to_owned();
+    assert_eq!(
+        logout_url,
+        format!("http://auth.example.test:{}/logout", r.port),
+        "{answer}"
+    );
+    let mut next = b.navigate(&logout_url).await;
+    // Through the IdP's end-session page and back, as a browser would.
+    for _ in 0..5 {
+        if !next.status().is_redirection() {
+            break;
+        }
+        let to = location(&next);
+        if to.contains("/session/end") {
+            break;
+        }
+        next = b.navigate(&to).await;
+    }
+    r.get(b, &r.url("borg", "/repositories"), false, &[])
+        .await
+        .0
+}
+
 async fn scenario(traefik: bool) {
     let r = setup(traefik).await;
     let (alice, bob, carol) = (
@@ -266,14 +302,25 @@ async fn scenario(traefik: bool) {
         .unwrap();
     assert_eq!(jwks["keys"][0]["kid"], "jwt-app-2026");
 
-    let saw = r.client_saw.lock().unwrap();
-    assert!(
-        !saw.contains(TOKEN),
-        "the Duplicati token reached the client"
-    );
-    assert!(
-        !saw.contains(TIS_PASSWORD) && !saw.contains("YWRtaW46"),
-        "the Basic password reached the client"
+    {
+        let saw = r.client_saw.lock().unwrap();
+        assert!(
+            !saw.contains(TOKEN),
+            "the Duplicati token reached the client"
+        );
+        assert!(
+            !saw.contains(TIS_PASSWORD) && !saw.contains("YWRtaW46"),
+            "the Basic password reached the client"
+        );
+    }
+
+    // Borg UI's logout button: the shim points its UI at sidegate's /logout, which ends the
+    // session (the button does nothing behind a proxy otherwise).
+    let r2 = b_logout(&r, &carol).await;
+    assert_eq!(
+        r2,
+        StatusCode::UNAUTHORIZED,
+        "carol is signed out after Borg UI's logout"
     );
 }
 

@@ -160,6 +160,7 @@ pub(super) fn shim(ctx: &mut Ctx<'_>, at: &str, raw: &ShimRaw) -> Option<Shim> {
             .content_type
             .clone()
             .unwrap_or_else(|| "application/json".into()),
-        body: raw.body.clone(),
+        // `{public_url}` lets a shim point the app's UI at sidegate (a logout URL).
+        body: raw.body.replace("{public_url}", &ctx.defaults.issuer),
     })
 }
