@@ -23,13 +23,60 @@ pub struct HeaderRule {
 impl HeaderRule {
     /// The value of this header for `claims`: the first present claim, rendered and cleaned.
     pub fn value(&self, claims: &Claims) -> HeaderValue {
+        self.value_encoded(claims, Encoding::Utf8)
+    }
+
+    /// The same, with non-ASCII text written as `encoding` says.
+    pub fn value_encoded(&self, claims: &Claims, encoding: Encoding) -> HeaderValue {
         let text = self
             .claims
             .iter()
             .find_map(|path| path.lookup(claims))
             .map(|v| claims::render(v, &self.separator))
             .unwrap_or_default();
-        header_value(&text)
+        encoding.header_value(&text)
+    }
+}
+
+/// How identity header values carry non-ASCII text (`josé`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Encoding {
+    /// The UTF-8 bytes as they are (what most apps decode).
+    #[default]
+    Utf8,
+    /// Percent-encoded UTF-8 (`jos%C3%A9`), `%` itself included.
+    Percent,
+    /// RFC 2047 encoded-word (`=?UTF-8?B?am9zw6k=?=`) when not plain ASCII.
+    Rfc2047,
+}
+
+impl Encoding {
+    /// Parses `utf8`, `percent` or `rfc2047`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "utf8" | "utf-8" | "raw" => Some(Self::Utf8),
+            "percent" => Some(Self::Percent),
+            "rfc2047" => Some(Self::Rfc2047),
+            _ => None,
+        }
+    }
+
+    /// `text` as a header value in this encoding; control characters are removed first.
+    pub fn header_value(self, text: &str) -> HeaderValue {
+        let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+        match self {
+            Self::Utf8 => header_value(&clean),
+            Self::Percent => {
+                const SET: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
+                header_value(&percent_encoding::utf8_percent_encode(&clean, SET).to_string())
+            }
+            Self::Rfc2047 if clean.is_ascii() => header_value(&clean),
+            Self::Rfc2047 => {
+                use base64::Engine;
+                let b64 = base64::engine::general_purpose::STANDARD.encode(clean.as_bytes());
+                header_value(&format!("=?UTF-8?B?{b64}?="))
+            }
+        }
     }
 }
 
@@ -164,10 +211,14 @@ impl Mapping {
 }
 
 /// The identity headers for `claims`, one per rule, in rule order.
-pub fn identity_headers(rules: &[HeaderRule], claims: &Claims) -> Vec<(HeaderName, HeaderValue)> {
+pub fn identity_headers(
+    rules: &[HeaderRule],
+    claims: &Claims,
+    encoding: Encoding,
+) -> Vec<(HeaderName, HeaderValue)> {
     rules
         .iter()
-        .map(|rule| (rule.name.clone(), rule.value(claims)))
+        .map(|rule| (rule.name.clone(), rule.value_encoded(claims, encoding)))
         .collect()
 }
 
@@ -186,6 +237,28 @@ pub fn needed_claims(rules: &[HeaderRule]) -> Vec<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn non_ascii_values_in_each_encoding() {
+        let cases = [
+            (Encoding::Utf8, "josé", "josé"),
+            (Encoding::Percent, "josé 100%", "jos%C3%A9 100%25"),
+            (Encoding::Rfc2047, "josé", "=?UTF-8?B?am9zw6k=?="),
+            (Encoding::Rfc2047, "plain", "plain"),
+            (Encoding::Percent, "a\r\nX-Evil: 1", "aX-Evil: 1"),
+            (Encoding::Rfc2047, "é\r\n", "=?UTF-8?B?w6k=?="),
+        ];
+        for (encoding, text, want) in cases {
+            let got = encoding.header_value(text);
+            assert_eq!(
+                String::from_utf8_lossy(got.as_bytes()),
+                want,
+                "{encoding:?} {text:?}"
+            );
+        }
+        assert_eq!(Encoding::parse("RFC2047"), Some(Encoding::Rfc2047));
+        assert_eq!(Encoding::parse("latin1"), None);
+    }
 
     fn rule(name: &str, claims: &[&str]) -> HeaderRule {
         HeaderRule {
@@ -207,7 +280,7 @@ mod tests {
             rule("X-Roles", &["realm_access.roles"]),
         ];
         let claims = json!({"sub": "u1", "groups": ["a", "b"], "email": "e@x.test"});
-        let got = identity_headers(&rules, claims.as_object().unwrap());
+        let got = identity_headers(&rules, claims.as_object().unwrap(), Encoding::Utf8);
         let got: Vec<(String, String)> = got
             .into_iter()
             .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))

@@ -287,6 +287,15 @@ fn profiles(
         .flatten()
         .collect(),
         separator: v.owned("GROUPS_SEPARATOR").unwrap_or_else(|| ",".into()),
+        encoding: match v.get("HEADER_ENCODING").filter(|e| !e.trim().is_empty()) {
+            None => crate::upstream::Encoding::Utf8,
+            Some(e) => crate::upstream::Encoding::parse(e).unwrap_or_else(|| {
+                p.push(format!(
+                    "SIDEGATE_HEADER_ENCODING: `{e}` is not utf8, percent or rfc2047"
+                ));
+                crate::upstream::Encoding::Utf8
+            }),
+        },
         issuer: public_url
             .map(|u| u.as_str().trim_end_matches('/').to_owned())
             .unwrap_or_default(),

@@ -104,6 +104,13 @@ pub const VARS: &[Var] = &[
     shown_as_headers("PREFERRED_USERNAME_HEADER"),
     shown_as_headers("GROUPS_SEPARATOR"),
     shown_as_headers("EXTRA_HEADERS"),
+    var("HEADER_ENCODING", |c| {
+        format!(
+            "{:?}",
+            c.profiles.get(None).map(|p| p.encoding).unwrap_or_default()
+        )
+        .to_lowercase()
+    }),
     var("APPS_FILE", |c| {
         c.apps_file
             .as_ref()

@@ -74,7 +74,11 @@ pub fn allowed(
 ) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(COOKIE, cookie);
-    h.extend(upstream::identity_headers(&profile.headers, &p.claims));
+    h.extend(upstream::identity_headers(
+        &profile.headers,
+        &p.claims,
+        profile.encoding,
+    ));
     h.extend(
         profile
             .mappings

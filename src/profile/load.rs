@@ -91,6 +91,7 @@ pub fn load(
         mappings: Vec::new(),
         credential: None,
         by_group: Vec::new(),
+        encoding: defaults.encoding,
         shims: Vec::new(),
         bearer_audience: None,
         always: Vec::new(),
@@ -269,6 +270,16 @@ fn compile(ctx: &mut Ctx<'_>, name: &str, raw: &AppRaw) -> Option<Profile> {
         .enumerate()
         .filter_map(|(i, h)| ctx.header(&format!("{at}.always_headers[{i}]"), h))
         .collect();
+    let encoding = match raw.header_encoding.as_deref() {
+        None => ctx.defaults.encoding,
+        Some(e) => crate::upstream::Encoding::parse(e).unwrap_or_else(|| {
+            ctx.problem(
+                &format!("{at}.header_encoding"),
+                format!("`{e}` is not utf8, percent or rfc2047"),
+            );
+            ctx.defaults.encoding
+        }),
+    };
     let profile = Profile {
         name: name.to_owned(),
         rules,
@@ -279,6 +290,7 @@ fn compile(ctx: &mut Ctx<'_>, name: &str, raw: &AppRaw) -> Option<Profile> {
         bearer_audience,
         always,
         by_group,
+        encoding,
     };
     let mut seen: Vec<&HeaderName> = Vec::new();
     let mut duplicates = Vec::new();

@@ -39,6 +39,8 @@ pub struct Profile {
     pub shims: Vec<Shim>,
     /// Accept the IdP's JWT access tokens (service accounts) with this audience.
     pub bearer_audience: Option<String>,
+    /// How identity headers carry non-ASCII text.
+    pub encoding: crate::upstream::Encoding,
     /// Credentials chosen by group, first match first; `credential` is the default (none:
     /// a user in none of the groups is refused).
     pub by_group: Vec<GroupCredential>,

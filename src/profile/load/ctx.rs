@@ -22,6 +22,8 @@ pub struct Defaults {
     pub email_claim: ClaimPath,
     /// `SIDEGATE_GROUPS_SEPARATOR`.
     pub separator: String,
+    /// `SIDEGATE_HEADER_ENCODING`.
+    pub encoding: crate::upstream::Encoding,
     /// `iss` of minted JWTs: the public URL.
     pub issuer: String,
 }

@@ -33,6 +33,7 @@ pub(super) struct AppRaw {
     pub(super) bearer: Option<BearerRaw>,
     #[serde(default)]
     pub(super) always_headers: Vec<String>,
+    pub(super) header_encoding: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -24,6 +24,7 @@ fn defaults() -> Defaults {
         email_claim: ClaimPath::parse("email").unwrap(),
         separator: ",".into(),
         issuer: "https://auth.example.test".into(),
+        encoding: crate::upstream::Encoding::Utf8,
     }
 }
 
@@ -337,6 +338,24 @@ fn always_headers_are_answered_empty_and_checked_as_header_names() {
         errors
             .iter()
             .any(|e| e.contains("apps.borg.always_headers[0]")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn header_encoding_per_profile_with_the_global_default() {
+    let p = load_text("[apps.a]\nheader_encoding = \"percent\"\n[apps.b]\n", &[]).unwrap();
+    assert_eq!(
+        p.get(Some("a")).unwrap().encoding,
+        crate::upstream::Encoding::Percent
+    );
+    assert_eq!(
+        p.get(Some("b")).unwrap().encoding,
+        crate::upstream::Encoding::Utf8
+    );
+    let errors = load_text("[apps.a]\nheader_encoding = \"latin1\"\n", &[]).unwrap_err();
+    assert!(
+        errors.iter().any(|e| e.contains("apps.a.header_encoding")),
         "{errors:?}"
     );
 }
