@@ -295,11 +295,13 @@ async fn edges_through(proxy: ProxyKind) {
     .await
     .unwrap();
     let seen: Value = r.json().await.unwrap();
-    assert!(
-        echoed(&seen, "cookie").iter().all(String::is_empty),
-        "{proxy:?}: {:?}",
-        echoed(&seen, "cookie")
-    );
+    // What each proxy does with an empty value: nginx drops the header, Traefik and Caddy
+    // send it empty.
+    let want: &[&str] = match proxy {
+        ProxyKind::Nginx(_) => &[],
+        _ => &[""],
+    };
+    assert_eq!(echoed(&seen, "cookie"), want, "{proxy:?}");
 
     // 1b. No path of sidegate's public host hands the browser a credential, whatever it
     //     claims the request was.
