@@ -38,6 +38,11 @@ pub async fn auth<S: SessionStore>(
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     let bodyless = |e: Error| Bodyless(e).into_response();
+    if headers.get_all(warp::http::header::HOST).iter().count() > 1 {
+        return Err(bodyless(Error::BadForwardedRequest(
+            ForwardedError::Repeated("Host"),
+        )));
+    }
     let public_host = app.config.public_url.host_str().unwrap_or_default();
     if forwarded::addressed_to(&headers, public_host) {
         return Err(bodyless(Error::BadForwardedRequest(

@@ -102,18 +102,23 @@ async fn finish_login<S: SessionStore>(
             .collect();
         return Err(Error::LoginRefused(code));
     }
-    if params
-        .get("iss")
-        .is_some_and(|iss| *iss != app.config.issuer_url)
-    {
+    let provider = app.idp.current().ok_or(Error::IdpUnavailable)?;
+    match params.get("iss") {
         // RFC 9207: an answer naming another issuer is a mix-up attack.
-        return Err(Error::InvalidLoginState);
+        Some(iss) if *iss != app.config.issuer_url => return Err(Error::InvalidLoginState),
+        // An IdP that promises `iss` must send it (RFC 9207 §2.4).
+        None if provider.sends_iss() => return Err(Error::InvalidLoginState),
+        _ => {}
     }
     let code = params
         .get("code")
         .filter(|c| !c.is_empty())
         .ok_or(Error::InvalidLoginState)?;
-    let provider = app.idp.current().ok_or(Error::IdpUnavailable)?;
+    // Single use on every instance, not only in this browser: a replayed callback finds the
+    // state consumed even with the old cookies.
+    if !app.sessions.first_use_of_login_state(state).await? {
+        return Err(Error::InvalidLoginState);
+    }
     let tokens = provider.exchange(code.clone(), &login).await?;
     let identity = app
         .idp

@@ -25,11 +25,26 @@ pub fn routes<S: SessionStore>(
         .unify()
         .or(warp::path!("auth" / String).map(|a| (ProxyKind::Redirecting, Some(a))))
         .unify();
+    // Proxies ask with GET (nginx's subrequests, Traefik, Caddy); anything else (TRACE, a
+    // body) is not a check. Every /auth* answer is body-less, the refusals included.
     let auth = target
+        .and(warp::get().or(warp::head()).unify())
         .and(filters::with_app(app.clone()))
         .and(filters::peer_ip())
         .and(warp::header::headers_cloned())
         .then(auth::auth);
+    let auth_refused = warp::path("auth")
+        .and(warp::method())
+        .map(|method: warp::http::Method| {
+            let problem = if method == warp::http::Method::GET || method == warp::http::Method::HEAD
+            {
+                // Dot or empty segments, or more of them than any auth URL has.
+                Error::NotFound
+            } else {
+                Error::Request(RequestProblem::MethodNotAllowed)
+            };
+            super::Bodyless(problem).into_response()
+        });
     let shim = warp::path("shim")
         .and(warp::path::param::<String>())
         .and(warp::path::tail())
@@ -79,7 +94,8 @@ pub fn routes<S: SessionStore>(
         .and(filters::with_app(app.clone()))
         .then(handlers::readyz);
     let index = warp::path::end().and(warp::get()).map(handlers::index);
-    auth.or(shim)
+    auth.or(auth_refused)
+        .or(shim)
         .or(jwks)
         .or(start)
         .or(callback)

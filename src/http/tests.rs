@@ -243,3 +243,69 @@ async fn start_callback_and_logout_refuse_bad_input() {
         "{cleared}"
     );
 }
+
+#[tokio::test]
+async fn auth_answers_only_get_and_head_and_stays_bodyless_on_odd_paths() {
+    let routes = routes(app());
+    for (method, path, want) in [
+        ("TRACE", "/auth", 405),
+        ("POST", "/auth/nginx", 405),
+        ("DELETE", "/auth/app", 405),
+        ("GET", "/auth/a/b/c", 404),
+        ("GET", "/auth/nginx/a/b", 404),
+        ("GET", "/auth//x", 404),
+    ] {
+        let r = auth_request(path).method(method).reply(&routes).await;
+        assert_eq!(r.status().as_u16(), want, "{method} {path}");
+        assert!(r.body().is_empty(), "{method} {path}: {:?}", r.body());
+    }
+}
+
+#[tokio::test]
+async fn callback_state_is_single_use_and_iss_is_required_when_the_idp_promises_it() {
+    use crate::oidc::tests::{StandIn, NOW};
+    let idp = StandIn::start().await;
+    let vars = [
+        ("SIDEGATE_PUBLIC_URL", "https://auth.example.test"),
+        ("SIDEGATE_ISSUER_URL", idp.issuer.as_str()),
+        ("SIDEGATE_CLIENT_ID", "sidegate"),
+        ("SIDEGATE_CLIENT_SECRET", "x"),
+        ("SIDEGATE_COOKIE_SECRET", "0123456789abcdef0123456789abcdef"),
+    ];
+    let (config, _) =
+        Config::from_vars(vars.iter().map(|(k, v)| ((*k).into(), (*v).into()))).unwrap();
+    let clock = Arc::new(FixedClock::new(NOW));
+    let app = App::new(config, MemoryStore::with_clock(clock.clone()), None, clock).unwrap();
+    let provider = app.idp.load().await.unwrap();
+    let (_, login) = provider.begin("https://auth.example.test/".into());
+    let set = crate::cookies::login_set(&app.config.cookie, app.keys.jar(), &login.state, &login)
+        .unwrap();
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let routes = routes(app.clone());
+    let callback = |iss: bool| {
+        let mut path = format!("/callback?code=c1&state={}", login.state);
+        if iss {
+            let iss: String = url::form_urlencoded::byte_serialize(idp.issuer.as_bytes()).collect();
+            path.push_str(&format!("&iss={iss}"));
+        }
+        warp::test::request()
+            .path(&path)
+            .header("cookie", cookie.clone())
+    };
+    let r = callback(false).reply(&routes).await;
+    assert_eq!(
+        r.status(),
+        400,
+        "the IdP promises iss (RFC 9207), the callback lacks it"
+    );
+    assert!(idp.requests().is_empty(), "no code was redeemed");
+    let token = idp.id_token("alice", serde_json::json!({"nonce": login.nonce}));
+    idp.answer(200, idp.tokens("a1", "r1", Some(token.clone())));
+    idp.answer(200, idp.tokens("a1", "r1", Some(token)));
+    let r = callback(true).reply(&routes).await;
+    assert_eq!(r.status(), 302, "{:?}", r.body());
+    // The same cookies and callback again, against an IdP that would redeem the code twice.
+    let r = callback(true).reply(&routes).await;
+    assert_eq!(r.status(), 400, "a consumed state is refused server-side");
+    assert_eq!(idp.requests().len(), 1, "the replay never reached the IdP");
+}

@@ -18,8 +18,9 @@ use openidconnect::{
 use openidconnect::{ClaimsVerificationError, SignatureVerificationError};
 use serde::Serialize;
 
+use super::capped::Capped;
 use super::types::{
-    Client, ExtraClaims, Identity, IdpError, IdpSettings, LoginState, Refreshed, Tokens,
+    Client, ExtraClaims, Identity, IdpError, IdpSettings, LoginState, Metadata, Refreshed, Tokens,
 };
 use crate::claims::Claims;
 use crate::clock::Clock;
@@ -27,10 +28,14 @@ use crate::clock::Clock;
 /// A discovered OpenID Provider and our client at it.
 pub struct Provider {
     client: Client,
-    http: reqwest::Client,
+    http: Capped,
     scopes: Vec<String>,
     /// RP-initiated logout endpoint, when the IdP has one.
     end_session: Option<openidconnect::EndSessionUrl>,
+    /// Whether the IdP promises `iss` on authorization responses (RFC 9207).
+    sends_iss: bool,
+    /// Our client id (for `azp`).
+    client_id: String,
     /// The IdP's signing keys, for logout tokens (verified with jsonwebtoken).
     jwks: jsonwebtoken::jwk::JwkSet,
 }
@@ -56,10 +61,14 @@ impl Provider {
     pub async fn discover(config: &IdpSettings, http: reqwest::Client) -> Result<Self, IdpError> {
         let issuer = IssuerUrl::new(config.issuer_url.clone())
             .map_err(|e| IdpError::Discovery(e.to_string()))?;
-        let metadata = openidconnect::ProviderMetadataWithLogout::discover_async(issuer, &http)
+        let http = Capped(http);
+        let metadata = Metadata::discover_async(issuer, &http)
             .await
             .map_err(|e| IdpError::Discovery(error_chain(&e)))?;
         let end_session = metadata.additional_metadata().end_session_endpoint.clone();
+        let sends_iss = metadata
+            .additional_metadata()
+            .authorization_response_iss_parameter_supported;
         // The same keys openidconnect fetched, re-read as jsonwebtoken's type.
         let jwks = serde_json::to_value(metadata.jwks())
             .and_then(serde_json::from_value)
@@ -77,8 +86,15 @@ impl Provider {
             http,
             scopes: config.scopes.clone(),
             end_session,
+            sends_iss,
+            client_id: config.client_id.clone(),
             jwks,
         })
+    }
+
+    /// Whether the IdP promises `iss` on its authorization responses (RFC 9207).
+    pub fn sends_iss(&self) -> bool {
+        self.sends_iss
     }
 
     /// Whether the IdP offers RP-initiated logout (so sessions keep the ID token as hint).
@@ -186,6 +202,7 @@ impl Provider {
             })?;
         let sub = verified.subject().clone();
         let mut claims = to_claims(verified)?;
+        self.check_times_and_azp(&claims, clock.now())?;
         if self.client.user_info_url().is_some() {
             claims.extend(
                 self.userinfo(tokens.access_token().clone(), sub.clone())
@@ -248,6 +265,7 @@ impl Provider {
                 ));
             }
             claims = to_claims(verified)?;
+            self.check_times_and_azp(&claims, clock.now())?;
         }
         if self.client.user_info_url().is_some() {
             claims.extend(
@@ -269,6 +287,25 @@ impl Provider {
 }
 
 impl Provider {
+    /// What openidconnect leaves to the relying party: `azp`, when present, must be us
+    /// (OIDC Core 3.1.3.7), and `iat`/`nbf` must not be in the future (60 s leeway, as for
+    /// logout tokens).
+    fn check_times_and_azp(&self, claims: &Claims, now: u64) -> Result<(), IdpError> {
+        if let Some(azp) = claims.get("azp") {
+            if azp.as_str() != Some(self.client_id.as_str()) {
+                return Err(IdpError::IdToken("azp names another client".into()));
+            }
+        }
+        for claim in ["iat", "nbf"] {
+            if let Some(t) = claims.get(claim).and_then(serde_json::Value::as_u64) {
+                if t > now.saturating_add(60) {
+                    return Err(IdpError::IdToken(format!("{claim} is in the future")));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// An ID-token verifier whose notion of "now" is `clock`.
     fn verifier(
         &self,

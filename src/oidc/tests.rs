@@ -48,6 +48,7 @@ impl StandIn {
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
+            "authorization_response_iss_parameter_supported": true,
         });
         let script = Arc::new(Mutex::new(Script::default()));
         let discovery = warp::path!(".well-known" / "openid-configuration")
@@ -152,6 +153,7 @@ async fn discovery_loads_the_keys_and_refuses_another_issuer_spelling() {
     let p = provider(&idp).await;
     assert_eq!(p.jwks().keys.len(), 1);
     assert!(p.has_end_session());
+    assert!(p.sends_iss(), "RFC 9207 flag read from discovery");
     let mut slash = idp.settings();
     slash.issuer_url.push('/');
     let e = Provider::discover(&slash, http_client().unwrap())
@@ -226,6 +228,32 @@ async fn a_login_is_verified_and_a_wrong_nonce_or_an_unknown_key_refused() {
     let e = p.identity(&tokens, &login, clock()).await.unwrap_err();
     assert!(matches!(e, IdpError::UnknownKey), "{e:?}");
 
+    // What openidconnect leaves to us: azp naming another client, iat or nbf in the future.
+    for extra in [
+        json!({"azp": "another-client"}),
+        json!({"iat": NOW + 86_400}),
+        json!({"nbf": NOW + 86_400}),
+    ] {
+        let mut claims = extra.clone();
+        claims["nonce"] = login.nonce.clone().into();
+        let token = idp.id_token("alice", claims);
+        idp.answer(200, idp.tokens("a1", "r1", Some(token)));
+        let tokens = p.exchange("code-4".into(), &login).await.unwrap();
+        let e = p.identity(&tokens, &login, clock()).await.unwrap_err();
+        assert!(matches!(e, IdpError::IdToken(_)), "{extra}: {e:?}");
+    }
+    let mut ours = json!({"azp": "sidegate", "nonce": login.nonce});
+    ours["iat"] = (NOW + 30).into();
+    idp.answer(
+        200,
+        idp.tokens("a1", "r1", Some(idp.id_token("alice", ours))),
+    );
+    let tokens = p.exchange("code-5".into(), &login).await.unwrap();
+    assert!(
+        p.identity(&tokens, &login, clock()).await.is_ok(),
+        "our azp, iat within the leeway"
+    );
+
     idp.answer(400, json!({"error": "invalid_grant"}));
     let e = p.exchange("used".into(), &login).await.unwrap_err();
     assert!(
@@ -269,5 +297,27 @@ async fn refresh_verifies_the_subject_and_names_a_refused_grant() {
     assert!(
         !matches!(e, IdpError::RefreshRefused(_)),
         "a server error is not a refusal: {e:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_idp_answer_over_the_cap_is_refused_not_buffered() {
+    let idp = StandIn::start().await;
+    let p = provider(&idp).await;
+    let (_, login) = p.begin(String::new());
+    let huge = "a".repeat(MAX_ANSWER + 1);
+    idp.answer(200, json!({"access_token": huge, "token_type": "Bearer"}));
+    let e = p.exchange("code".into(), &login).await.unwrap_err();
+    assert!(
+        matches!(e, IdpError::Token(ref m) if m.contains("larger than")),
+        "{e:?}"
+    );
+    idp.answer(
+        200,
+        json!({"access_token": "a".repeat(MAX_ANSWER / 2), "token_type": "Bearer"}),
+    );
+    assert!(
+        p.exchange("code".into(), &login).await.is_ok(),
+        "half the cap is fine"
     );
 }

@@ -123,6 +123,34 @@ pub struct Refreshed {
     pub claims: Claims,
 }
 
+/// Discovery metadata beyond the core: the end-session endpoint (RP-initiated logout) and
+/// whether authorization responses carry `iss` (RFC 9207).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ExtraMetadata {
+    /// `end_session_endpoint`.
+    pub end_session_endpoint: Option<openidconnect::EndSessionUrl>,
+    /// `authorization_response_iss_parameter_supported`.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+}
+impl openidconnect::AdditionalProviderMetadata for ExtraMetadata {}
+
+/// The discovery document, with [`ExtraMetadata`].
+pub type Metadata = openidconnect::ProviderMetadata<
+    ExtraMetadata,
+    openidconnect::core::CoreAuthDisplay,
+    openidconnect::core::CoreClientAuthMethod,
+    openidconnect::core::CoreClaimName,
+    openidconnect::core::CoreClaimType,
+    openidconnect::core::CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    openidconnect::core::CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    openidconnect::core::CoreResponseMode,
+    openidconnect::core::CoreResponseType,
+    openidconnect::core::CoreSubjectIdentifierType,
+>;
+
 /// What discovery and the client need from the configuration.
 #[derive(Debug, Clone)]
 pub struct IdpSettings {

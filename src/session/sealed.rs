@@ -186,7 +186,18 @@ impl<S: SessionStore> Sessions<S> {
         Ok(ended)
     }
 
-    /// Records a logout token's `jti`; `false` when it was seen before (a replay).
+    /// Whether this is the first use of a login `state` at `/callback` (single use on every
+    /// instance, not only in the browser).
+    ///
+    /// # Errors
+    /// A [`StoreError`] when the store fails.
+    pub async fn first_use_of_login_state(&self, state: &str) -> Result<bool, StoreError> {
+        let key = self.keys.index_key("state", state);
+        // A login state lives 10 minutes (the login-state cookie's lifetime).
+        self.store.claim_once(&key, Duration::from_secs(600)).await
+    }
+
+    /// Whether this is the first use of a logout token's `jti` (recorded for an hour).
     ///
     /// # Errors
     /// A [`StoreError`] when the store fails.

@@ -74,6 +74,13 @@ async fn backchannel_logout_bad_bodies_get_warps_4xx_not_500() {
         let got = raw_status(sg.addr, request.as_bytes()).await;
         assert_eq!(got, want, "{what}");
     }
+    // Two Host headers: which one is the request for? Refused, never guessed.
+    let twice = "GET /auth HTTP/1.1\r\nHost: app.example.test\r\nHost: evil.test\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: app.example.test\r\nX-Forwarded-Uri: /\r\nConnection: close\r\n\r\n";
+    assert_eq!(
+        raw_status(sg.addr, twice.as_bytes()).await,
+        400,
+        "two Host headers"
+    );
     sg.stop().await;
 }
 
