@@ -68,6 +68,7 @@ pub mod gate;
 mod http;
 pub mod idp;
 pub mod idp_jwt;
+pub mod logged;
 pub mod logout;
 pub mod oidc;
 pub mod policy;

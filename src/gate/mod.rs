@@ -23,6 +23,7 @@ pub use verdict::{Denial, Verdict};
 
 use crate::app::App;
 use crate::forwarded::ForwardedRequest;
+use crate::logged::capped;
 use crate::profile::Profile;
 use crate::store::{SessionStore, StoreError};
 use decide::Presented;
@@ -80,7 +81,7 @@ pub async fn check<S: SessionStore>(
     let client = classify(&request.method, asked.hints);
     let domains = &app.config.allowed_redirect_domains;
     let decision = decide::decide(request, presented, client, domains, &profile.rules, now);
-    tracing::debug!(?decision, app = %profile.name, host = %request.host, method = %request.method, "auth");
+    tracing::debug!(?decision, app = %profile.name, host = %capped(&request.host), method = %capped(&request.method), "auth");
     let cookie = || {
         let c = &app.config.cookie;
         answer::app_cookie(&asked.presented.raw_cookies, &c.name, c.strip)
@@ -90,7 +91,7 @@ pub async fn check<S: SessionStore>(
             match principal {
                 Some(p) if matches!(chosen, Some(Err(_))) => {
                     let reason = "the app's credentials are chosen by group, and none is for this user's groups";
-                    tracing::warn!(subject = %p.subject, app = %profile.name, rule = reason, "access refused");
+                    tracing::warn!(subject = %capped(&p.subject), app = %profile.name, rule = reason, "access refused");
                     Verdict::Deny(Denial::Forbidden {
                         reason,
                         navigation: client == ClientKind::Navigation,
@@ -131,7 +132,7 @@ pub async fn check<S: SessionStore>(
             let subject = principal
                 .as_ref()
                 .map_or("(not signed in)", |p| p.subject.as_str());
-            tracing::warn!(subject, app = %profile.name, host = %request.host, method = %request.method, uri = %request.uri, rule = reason, "access refused");
+            tracing::warn!(subject = %capped(subject), app = %profile.name, host = %capped(&request.host), method = %capped(&request.method), uri = %capped(&request.uri), rule = reason, "access refused");
             Verdict::Deny(Denial::Forbidden {
                 reason,
                 navigation: client == ClientKind::Navigation,

@@ -98,15 +98,19 @@ fn decorate(e: &Error, r: &mut Response) {
 }
 
 fn log(e: &Error, status: StatusCode) {
+    // Causes may quote a client's or the IdP's words: capped (`logged`).
+    let cause = || crate::logged::capped(&e.to_string()).into_owned();
     if status.is_server_error() {
         if !matches!(e, Error::NotReady) {
-            tracing::error!(cause = %e, status = status.as_u16(), "request failed");
+            tracing::error!(cause = %cause(), status = status.as_u16(), "request failed");
         }
     } else if matches!(e, Error::Denied(_) | Error::LoginRequired { .. }) {
         // The gate logs refusals with the app and reason; "not signed in" is routine.
-        tracing::debug!(cause = %e, status = status.as_u16(), "check refused");
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!(cause = %cause(), status = status.as_u16(), "check refused");
+        }
     } else {
-        tracing::warn!(cause = %e, status = status.as_u16(), "request refused");
+        tracing::warn!(cause = %cause(), status = status.as_u16(), "request refused");
     }
 }
 

@@ -464,3 +464,37 @@ async fn each_endpoint_reads_only_its_own_family_without_the_proxys_help() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     sg.stop().await;
 }
+
+/// One hostile value cannot write a huge log line: every logged value is capped.
+#[tokio::test]
+async fn a_64_kib_header_value_never_becomes_a_64_kib_log_line() {
+    let idp = Idp::start(&["http://auth.example.test/callback".into()]).await;
+    let sg = crate::harness::sidegate::SidegateProcess::spawn(sidegate::vars(
+        "http://auth.example.test",
+        &idp.issuer(),
+        None,
+    ))
+    .await;
+    let huge = "a".repeat(64 * 1024);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Not an allowed return host: refused (403) and logged with the host and the URI.
+    let r = client
+        .get(format!("http://{}/auth", sg.addr))
+        .header("x-forwarded-method", "GET")
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-host", &huge)
+        .header("x-forwarded-uri", format!("/{huge}"))
+        .header("sec-fetch-mode", "navigate")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = sg.proc.log();
+    assert!(log.contains("access refused"), "{log}");
+    let longest = log.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 4096, "a {longest}-byte log line");
+}
