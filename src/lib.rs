@@ -81,6 +81,9 @@ pub mod store;
 pub mod token;
 pub mod upstream;
 
+#[cfg(test)]
+mod advisories;
+
 use std::future::Future;
 use std::sync::Arc;
 

@@ -126,7 +126,11 @@ impl Rules {
             if verified && self.emails.contains(&email) {
                 return Ok(());
             }
-            let domain = email.rsplit_once('@').map(|(_, d)| d);
+            // Exactly one `@`: `a@evil.test@example.test` is no address at example.test.
+            let domain = email
+                .split_once('@')
+                .map(|(_, d)| d)
+                .filter(|d| !d.contains('@'));
             if verified && domain.is_some_and(|d| self.email_domains.iter().any(|want| want == d)) {
                 return Ok(());
             }

@@ -288,9 +288,10 @@ async fn callback_state_is_single_use_and_iss_is_required_when_the_idp_promises_
             let iss: String = url::form_urlencoded::byte_serialize(idp.issuer.as_bytes()).collect();
             path.push_str(&format!("&iss={iss}"));
         }
+        // An attacker-chosen session cookie rides along (session fixation, GHSA-f24x-5g9q-753f).
         warp::test::request()
             .path(&path)
-            .header("cookie", cookie.clone())
+            .header("cookie", format!("{cookie}; _sidegate=attacker.chosen"))
     };
     let r = callback(false).reply(&routes).await;
     assert_eq!(
@@ -304,6 +305,18 @@ async fn callback_state_is_single_use_and_iss_is_required_when_the_idp_promises_
     idp.answer(200, idp.tokens("a1", "r1", Some(token)));
     let r = callback(true).reply(&routes).await;
     assert_eq!(r.status(), 302, "{:?}", r.body());
+    let issued: Vec<&str> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .filter(|c| c.starts_with("_sidegate="))
+        .collect();
+    assert_eq!(issued.len(), 1, "{issued:?}");
+    assert!(
+        !issued[0].contains("attacker.chosen"),
+        "a new ticket, never the one sent"
+    );
     // The same cookies and callback again, against an IdP that would redeem the code twice.
     let r = callback(true).reply(&routes).await;
     assert_eq!(r.status(), 400, "a consumed state is refused server-side");
