@@ -498,3 +498,68 @@ async fn a_64_kib_header_value_never_becomes_a_64_kib_log_line() {
     let longest = log.lines().map(str::len).max().unwrap_or(0);
     assert!(longest < 4096, "a {longest}-byte log line");
 }
+
+/// No client input is a 5xx: each endpoint gets malformed methods, bodies, lengths, encodings
+/// and oversized values as raw bytes, answers a 4xx, and the process keeps serving.
+#[tokio::test]
+async fn no_client_input_is_answered_with_a_5xx() {
+    let idp = Idp::start(&["http://auth.example.test/callback".into()]).await;
+    let mut vars = sidegate::vars("http://auth.example.test", &idp.issuer(), None);
+    vars.push((
+        "SIDEGATE_ADMIN_TOKEN".into(),
+        "admin-token-0123456789-0123456789-abcdef".into(),
+    ));
+    let sg = crate::harness::sidegate::SidegateProcess::spawn(vars).await;
+    let big = "a".repeat(70 * 1024);
+    let h = "Host: auth.example.test\r\nConnection: close";
+    let fwd =
+        "X-Forwarded-Method: GET\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: app.example.test";
+    let cases: Vec<(&str, String)> = vec![
+        ("TRACE /auth", format!("TRACE /auth HTTP/1.1\r\n{h}\r\n\r\n")),
+        ("OPTIONS /auth", format!("OPTIONS /auth HTTP/1.1\r\n{h}\r\n\r\n")),
+        ("/auth with a dot segment", format!("GET /auth/../auth HTTP/1.1\r\n{h}\r\n\r\n")),
+        ("/auth with an empty segment", format!("GET /auth//nginx HTTP/1.1\r\n{h}\r\n\r\n")),
+        ("a non-UTF-8 forwarded URI", format!("GET /auth HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{fwd}\r\nX-Forwarded-Uri: /<FF><FE>\r\n\r\n")),
+        ("a 64 KiB forwarded URI", format!("GET /auth HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{fwd}\r\nX-Forwarded-Uri: /{}\r\n\r\n", &big[..60_000])),
+        ("a non-UTF-8 cookie", format!("GET /auth HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{fwd}\r\nX-Forwarded-Uri: /\r\nCookie: _sidegate=<FF>.<FE>\r\n\r\n")),
+        ("/start with a 60 KiB rd", format!("GET /start?rd=https://app.example.test/{} HTTP/1.1\r\n{h}\r\n\r\n", &big[..60_000])),
+        ("/start with a bad rd", format!("GET /start?rd=%ff%fe HTTP/1.1\r\n{h}\r\n\r\n")),
+        ("/callback with garbage", format!("GET /callback?state=%00%ff&code=%ff HTTP/1.1\r\n{h}\r\n\r\n")),
+        ("/callback with two states", format!("GET /callback?state=a&state=b&code=c HTTP/1.1\r\n{h}\r\n\r\n")),
+        ("/logout as PUT", format!("PUT /logout HTTP/1.1\r\n{h}\r\nContent-Length: 0\r\n\r\n")),
+        // A sign-out always signs out (the bad rd is only not followed): 200, not 4xx.
+        ("/logout with a JSON body and a bad rd (200)", format!("POST /logout?rd=%ff HTTP/1.1\r\n{h}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}")),
+        ("back-channel multipart", format!("POST /backchannel-logout HTTP/1.1\r\n{h}\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 4\r\n\r\n--x-")),
+        ("back-channel Expect with a huge length", format!("POST /backchannel-logout HTTP/1.1\r\n{h}\r\nContent-Type: application/x-www-form-urlencoded\r\nExpect: 100-continue\r\nContent-Length: 99999999\r\n\r\n")),
+        ("back-channel length and chunked", format!("POST /backchannel-logout HTTP/1.1\r\n{h}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")),
+        ("back-channel logout_token garbage", format!("POST /backchannel-logout HTTP/1.1\r\n{h}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 20\r\n\r\nlogout_token=%ff.a.b")),
+        ("admin without the token", format!("POST /admin/sessions/revoke?user=x HTTP/1.1\r\n{h}\r\nContent-Length: 0\r\n\r\n")),
+        ("admin with a wrong token", format!("POST /admin/sessions/revoke?user=x HTTP/1.1\r\n{h}\r\nAuthorization: Bearer {}\r\nContent-Length: 0\r\n\r\n", &big[..8000])),
+        ("admin as GET", format!("GET /admin/sessions/revoke HTTP/1.1\r\n{h}\r\n\r\n")),
+        ("a shim that does not exist", format!("GET /shim/none/../x HTTP/1.1\r\n{h}\r\n\r\n")),
+        ("jwks as POST", format!("POST /.well-known/jwks.json HTTP/1.1\r\n{h}\r\nContent-Length: 0\r\n\r\n")),
+    ];
+    for (what, request) in cases {
+        // `<FF>`, `<FE>`: bytes that are not UTF-8.
+        let request = request.replace("<FF>", "\u{1}").replace("<FE>", "\u{2}");
+        let bytes: Vec<u8> = request
+            .bytes()
+            .map(|b| match b {
+                1 => 0xff,
+                2 => 0xfe,
+                b => b,
+            })
+            .collect();
+        let status = raw_status(sg.addr, &bytes).await;
+        let want = if what.ends_with("(200)") {
+            200..300
+        } else {
+            400..500
+        };
+        assert!(want.contains(&status), "{what}: {status}");
+    }
+    let ready = reqwest::get(format!("http://{}/readyz", sg.addr))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK, "still serving");
+}
