@@ -83,6 +83,8 @@ pub mod upstream;
 
 #[cfg(test)]
 mod advisories;
+#[cfg(test)]
+mod properties;
 
 use std::future::Future;
 use std::sync::Arc;
