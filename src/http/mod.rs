@@ -233,4 +233,6 @@ pub(crate) fn found(location: &str) -> Response {
 }
 
 #[cfg(test)]
+mod hostile_idp;
+#[cfg(test)]
 mod tests;

@@ -170,8 +170,13 @@ impl Provider {
             .request_async(&self.http)
             .await
             .map_err(|e| match e {
-                RequestTokenError::ServerResponse(r) => {
+                // Only a refusal of the grant itself says the code is bad; `server_error` and
+                // the like are the IdP failing.
+                RequestTokenError::ServerResponse(r) if refuses_grant(r.error()) => {
                     IdpError::CodeRefused(r.error().to_string())
+                }
+                RequestTokenError::ServerResponse(r) => {
+                    IdpError::Token(format!("the IdP answered {}", r.error()))
                 }
                 other => IdpError::Token(error_chain(&other)),
             })
@@ -246,8 +251,12 @@ impl Provider {
             .request_async(&self.http)
             .await
             .map_err(|e| match e {
-                RequestTokenError::ServerResponse(r) => {
+                // Only `invalid_grant` ends the session; an IdP failing keeps it.
+                RequestTokenError::ServerResponse(r) if refuses_grant(r.error()) => {
                     IdpError::RefreshRefused(r.error().to_string())
+                }
+                RequestTokenError::ServerResponse(r) => {
+                    IdpError::Token(format!("the IdP answered {}", r.error()))
                 }
                 other => IdpError::Token(error_chain(&other)),
             })?;
@@ -332,6 +341,13 @@ impl Provider {
             .map_err(|e| IdpError::UserInfo(error_chain(&e)))?;
         to_claims(&info)
     }
+}
+
+/// Whether a token endpoint error refuses the grant (code or refresh token) itself, rather
+/// than saying the IdP failed.
+fn refuses_grant(e: &openidconnect::core::CoreErrorResponseType) -> bool {
+    use openidconnect::core::CoreErrorResponseType as E;
+    matches!(e, E::InvalidGrant | E::InvalidRequest)
 }
 
 /// All claims of a verified structure as JSON (standard and extra claims alike).

@@ -64,10 +64,23 @@ impl StandIn {
                     .answers
                     .pop_front()
                     .unwrap_or((500, json!({"error": "server_error"})));
-                warp::reply::with_status(
-                    warp::reply::json(&answer),
-                    warp::http::StatusCode::from_u16(status).unwrap(),
-                )
+                let status = warp::http::StatusCode::from_u16(status).unwrap();
+                use warp::Reply;
+                match answer.as_str().and_then(|a| a.strip_prefix("RAW:")) {
+                    // A body that is not JSON (an HTML error page, truncated JSON).
+                    Some(raw) => warp::reply::with_status(
+                        warp::reply::with_header(
+                            raw.to_owned(),
+                            "content-type",
+                            "application/json",
+                        ),
+                        status,
+                    )
+                    .into_response(),
+                    None => {
+                        warp::reply::with_status(warp::reply::json(&answer), status).into_response()
+                    }
+                }
             });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -102,7 +115,12 @@ impl StandIn {
         self.id_token_by(&self.signer, sub, extra)
     }
 
-    fn id_token_by(&self, signer: &Signer, sub: &str, extra: Value) -> String {
+    /// A JWT of exactly `claims`, signed with the published key.
+    pub(crate) fn signed(&self, claims: &Value) -> String {
+        self.signer.mint(claims.as_object().unwrap()).unwrap()
+    }
+
+    pub(crate) fn id_token_by(&self, signer: &Signer, sub: &str, extra: Value) -> String {
         let mut claims = json!({
             "iss": self.issuer, "aud": "sidegate", "sub": sub,
             "iat": NOW, "exp": NOW + 300,
@@ -130,6 +148,11 @@ impl StandIn {
             v["id_token"] = t.into();
         }
         v
+    }
+
+    /// Forgets answers not yet given.
+    pub(crate) fn reset(&self) {
+        self.script.lock().unwrap().answers.clear();
     }
 
     pub(crate) fn requests(&self) -> Vec<String> {
@@ -297,7 +320,10 @@ async fn refresh_verifies_the_subject_and_names_a_refused_grant() {
     assert!(
         !matches!(e, IdpError::RefreshRefused(_)),
         "a server error is not a refusal: {e:?}"
-    );
+    ); // An IdP that says `server_error` is failing, not refusing: the session must survive.
+    idp.answer(500, json!({"error": "server_error"}));
+    let e = p.refresh("r2", "alice", clock()).await.unwrap_err();
+    assert!(!matches!(e, IdpError::RefreshRefused(_)), "{e:?}");
 }
 
 #[tokio::test]
