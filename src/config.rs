@@ -57,5 +57,26 @@ impl Config {
     }
 }
 
+/// The configuration unit tests start from: the five required settings (client secret
+/// `secret`), then `extra`.
+#[cfg(test)]
+pub(crate) fn test_config(issuer: &str, extra: &[(&str, &str)]) -> Config {
+    let base = [
+        ("SIDEGATE_PUBLIC_URL", "https://auth.example.test"),
+        ("SIDEGATE_ISSUER_URL", issuer),
+        ("SIDEGATE_CLIENT_ID", "sidegate"),
+        ("SIDEGATE_CLIENT_SECRET", "secret"),
+        ("SIDEGATE_COOKIE_SECRET", "0123456789abcdef0123456789abcdef"),
+    ];
+    let vars = base
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| ((*k).into(), (*v).into()));
+    match Config::from_vars(vars) {
+        Ok((config, _)) => config,
+        Err(e) => panic!("{e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests;

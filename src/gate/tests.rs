@@ -17,18 +17,14 @@ fn app(apps_toml: &str) -> (Arc<App<MemoryStore>>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("apps.toml");
     std::fs::write(&file, apps_toml).unwrap();
-    let vars = [
-        ("SIDEGATE_PUBLIC_URL", "https://auth.example.test"),
-        ("SIDEGATE_ISSUER_URL", "http://127.0.0.1:9/"),
-        ("SIDEGATE_CLIENT_ID", "sidegate"),
-        ("SIDEGATE_CLIENT_SECRET", "x"),
-        ("SIDEGATE_COOKIE_SECRET", "0123456789abcdef0123456789abcdef"),
-        ("SIDEGATE_APPS_FILE", file.to_str().unwrap()),
-        ("ADMIN_PW", "admin-pw"),
-        ("VIEW_PW", "view-pw"),
-    ];
-    let (config, _) =
-        Config::from_vars(vars.iter().map(|(k, v)| ((*k).into(), (*v).into()))).unwrap();
+    let config = crate::config::test_config(
+        "http://127.0.0.1:9/",
+        &[
+            ("SIDEGATE_APPS_FILE", file.to_str().unwrap()),
+            ("ADMIN_PW", "admin-pw"),
+            ("VIEW_PW", "view-pw"),
+        ],
+    );
     let clock = Arc::new(FixedClock::new(NOW));
     let store = MemoryStore::with_clock(clock.clone());
     (App::new(config, store, None, clock).unwrap(), dir)

@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 use super::routes::routes;
 use crate::app::App;
 use crate::clock::FixedClock;
-use crate::config::Config;
 use crate::oidc::tests::{StandIn, NOW};
 use crate::store::MemoryStore;
 use crate::token::Signer;
@@ -40,15 +39,7 @@ fn tokens(idp: &StandIn, id_token: String) -> (u16, Value) {
 #[tokio::test]
 async fn every_hostile_answer_is_refused_and_leaves_no_session() {
     let idp = StandIn::start().await;
-    let vars = [
-        ("SIDEGATE_PUBLIC_URL", "https://auth.example.test"),
-        ("SIDEGATE_ISSUER_URL", idp.issuer.as_str()),
-        ("SIDEGATE_CLIENT_ID", "sidegate"),
-        ("SIDEGATE_CLIENT_SECRET", "secret"),
-        ("SIDEGATE_COOKIE_SECRET", "0123456789abcdef0123456789abcdef"),
-    ];
-    let (config, _) =
-        Config::from_vars(vars.iter().map(|(k, v)| ((*k).into(), (*v).into()))).unwrap();
+    let config = crate::config::test_config(&idp.issuer, &[]);
     let clock = Arc::new(FixedClock::new(NOW));
     let app = App::new(config, MemoryStore::with_clock(clock.clone()), None, clock).unwrap();
     let provider = app.idp.load().await.unwrap();

@@ -2,7 +2,6 @@ use super::routes::routes;
 use super::*;
 use crate::app::App;
 use crate::clock::FixedClock;
-use crate::config::Config;
 use crate::gate::{CredentialRefusal, Presenter};
 use crate::logout::LogoutRefusal;
 use crate::redirect::ReturnUrlRefusal;
@@ -133,16 +132,10 @@ async fn pages_leak_no_internals_and_bodyless_has_no_body() {
 }
 
 fn app() -> Arc<App<MemoryStore>> {
-    let vars = [
-        ("SIDEGATE_PUBLIC_URL", "https://auth.example.test"),
-        ("SIDEGATE_ISSUER_URL", "http://127.0.0.1:9/"),
-        ("SIDEGATE_CLIENT_ID", "sidegate"),
-        ("SIDEGATE_CLIENT_SECRET", "x"),
-        ("SIDEGATE_COOKIE_SECRET", "0123456789abcdef0123456789abcdef"),
-        ("SIDEGATE_COOKIE_DOMAIN", "example.test"),
-    ];
-    let (config, _) =
-        Config::from_vars(vars.iter().map(|(k, v)| ((*k).into(), (*v).into()))).unwrap();
+    let config = crate::config::test_config(
+        "http://127.0.0.1:9/",
+        &[("SIDEGATE_COOKIE_DOMAIN", "example.test")],
+    );
     App::new(
         config,
         MemoryStore::new(),
@@ -265,15 +258,7 @@ async fn auth_answers_only_get_and_head_and_stays_bodyless_on_odd_paths() {
 async fn callback_state_is_single_use_and_iss_is_required_when_the_idp_promises_it() {
     use crate::oidc::tests::{StandIn, NOW};
     let idp = StandIn::start().await;
-    let vars = [
-        ("SIDEGATE_PUBLIC_URL", "https://auth.example.test"),
-        ("SIDEGATE_ISSUER_URL", idp.issuer.as_str()),
-        ("SIDEGATE_CLIENT_ID", "sidegate"),
-        ("SIDEGATE_CLIENT_SECRET", "x"),
-        ("SIDEGATE_COOKIE_SECRET", "0123456789abcdef0123456789abcdef"),
-    ];
-    let (config, _) =
-        Config::from_vars(vars.iter().map(|(k, v)| ((*k).into(), (*v).into()))).unwrap();
+    let config = crate::config::test_config(&idp.issuer, &[]);
     let clock = Arc::new(FixedClock::new(NOW));
     let app = App::new(config, MemoryStore::with_clock(clock.clone()), None, clock).unwrap();
     let provider = app.idp.load().await.unwrap();

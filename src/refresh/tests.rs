@@ -7,7 +7,6 @@ use serde_json::json;
 
 use super::*;
 use crate::clock::FixedClock;
-use crate::config::Config;
 use crate::oidc::tests::{StandIn, NOW};
 use crate::session::Keys;
 use crate::store::MemoryStore;
@@ -20,15 +19,7 @@ struct Setup {
 
 async fn setup() -> Setup {
     let idp = StandIn::start().await;
-    let vars = [
-        ("SIDEGATE_PUBLIC_URL", "https://auth.example.test"),
-        ("SIDEGATE_ISSUER_URL", idp.issuer.as_str()),
-        ("SIDEGATE_CLIENT_ID", "sidegate"),
-        ("SIDEGATE_CLIENT_SECRET", "secret"),
-        ("SIDEGATE_COOKIE_SECRET", "0123456789abcdef0123456789abcdef"),
-    ];
-    let (config, _) =
-        Config::from_vars(vars.iter().map(|(k, v)| ((*k).into(), (*v).into()))).unwrap();
+    let config = crate::config::test_config(&idp.issuer, &[]);
     let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(NOW));
     let handle = Arc::new(Idp::new(idp.settings()).unwrap());
     handle.load().await.unwrap();
