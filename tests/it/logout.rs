@@ -453,12 +453,19 @@ async fn session_cache_serves_checks_and_fails_closed_without_redis() {
         assert_eq!(c.statuses(&cookie).await, [503, 503, 503]);
     }
 
-    // SIDEGATE_SESSION_CACHE_TTL=0 turns the cache off: every check reads Redis.
+    // SIDEGATE_SESSION_CACHE_TTL=0 turns the cache off: every check reads Redis. (At
+    // least once: a login's own late requests may add a read, so the count is a floor;
+    // with the cache on it would be 0.)
+    drop(c);
     let c = cluster(&[("SIDEGATE_SESSION_CACHE_TTL", "0")]).await;
     let cookie = c.login(&Browser::new(c.port), "bob").await;
     let before = c.redis_reads().await;
     for _ in 0..5 {
         assert_eq!(c.statuses(&cookie).await, [200, 200, 200]);
     }
-    assert_eq!(c.redis_reads().await - before, 15);
+    let reads = c.redis_reads().await - before;
+    assert!(
+        reads >= 15,
+        "15 checks without the cache read Redis only {reads} times"
+    );
 }
