@@ -32,6 +32,8 @@ pub struct Rules {
     pub email_domains: Vec<String>,
     /// Paths answered without a session (and without identity or credential).
     pub bypass: Vec<PathMatch>,
+    /// The app's own logout endpoints: they end the SSO session too.
+    pub logout: Vec<PathMatch>,
     /// Allowed methods (uppercase); `None` allows all.
     pub methods: Option<Vec<String>>,
     /// Where groups are read.
@@ -47,25 +49,13 @@ impl Rules {
     /// differently from us (dot segments, encoded `.`, `/` or `\`, backslashes) never
     /// bypass: they fall back to requiring a session.
     pub fn bypasses(&self, uri: &str) -> bool {
-        if self.bypass.is_empty() {
-            return false;
-        }
-        let path = uri.split(['?', '#']).next().unwrap_or_default();
-        let lower = path.to_ascii_lowercase();
-        let ambiguous = path.contains('\\')
-            || path.contains("//")
-            || ["%2e", "%2f", "%5c", "%00"]
-                .iter()
-                .any(|e| lower.contains(e))
-            || path.split('/').any(|seg| seg == "." || seg == "..");
-        if ambiguous {
-            return false;
-        }
-        self.bypass.iter().any(|m| match m {
-            PathMatch::Exact(p) => path == p,
-            PathMatch::Prefix(p) => path.starts_with(p.as_str()),
-            PathMatch::Regex(r) => r.is_match(path),
-        })
+        matches_path(&self.bypass, uri)
+    }
+
+    /// Whether `uri` is one of the app's own logout endpoints (same matching as `bypass`:
+    /// an ambiguous path is never one).
+    pub fn is_logout_path(&self, uri: &str) -> bool {
+        matches_path(&self.logout, uri)
     }
 
     /// Whether `method` is allowed.
@@ -150,6 +140,30 @@ fn values(v: Option<&serde_json::Value>) -> impl Iterator<Item = String> + '_ {
         _ => Vec::new(),
     };
     items.into_iter()
+}
+
+/// Whether the path of `uri` matches one of `list`. Paths a server might read differently
+/// from us (dot segments, encoded `.`, `/` or `\`, backslashes) never match.
+fn matches_path(list: &[PathMatch], uri: &str) -> bool {
+    if list.is_empty() {
+        return false;
+    }
+    let path = uri.split(['?', '#']).next().unwrap_or_default();
+    let lower = path.to_ascii_lowercase();
+    let ambiguous = path.contains('\\')
+        || path.contains("//")
+        || ["%2e", "%2f", "%5c", "%00"]
+            .iter()
+            .any(|e| lower.contains(e))
+        || path.split('/').any(|seg| seg == "." || seg == "..");
+    if ambiguous {
+        return false;
+    }
+    list.iter().any(|m| match m {
+        PathMatch::Exact(p) => path == p,
+        PathMatch::Prefix(p) => path.starts_with(p.as_str()),
+        PathMatch::Regex(r) => r.is_match(path),
+    })
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 //!
 //! Pure: no I/O, no clock (time is an argument), no HTTP types. Every outcome of a check is
 //! settled here: refused keys and bearer tokens, a session that lacks the token the app
-//! needs, methods, bypass paths, rules, login or 401.
+//! needs, methods, the app's own logout endpoints, bypass paths, rules, login or 401.
 
-use super::principal::Principal;
+use super::principal::{Principal, Proof};
 use crate::forwarded::ForwardedRequest;
 use crate::policy::Rules;
 use crate::redirect;
@@ -134,6 +134,12 @@ pub enum Decision {
     },
     /// A key or bearer token was presented and refused.
     CredentialRefused(CredentialRefusal),
+    /// A navigation to one of the app's own logout endpoints: send the browser through
+    /// sidegate's `/logout` (which ends the IdP session too), then back to the app.
+    SignOut,
+    /// A fetch to one of the app's own logout endpoints with a session: end the SSO
+    /// session, and let the request through so the app logs out and answers its UI.
+    AllowEndingSession,
 }
 
 /// Decides one forward-auth check under an app's `rules`. A refused key or bearer token is
@@ -160,6 +166,19 @@ pub fn decide(
         return Decision::Forbidden {
             reason: "the method is not allowed for this app",
         };
+    }
+    if rules.is_logout_path(&request.uri) {
+        if client == ClientKind::Navigation {
+            return Decision::SignOut;
+        }
+        let session = principal.filter(|p| {
+            p.is_live(now)
+                && matches!(p.proof, Proof::Session { .. })
+                && rules.permits(&p.subject, &p.claims).is_ok()
+        });
+        if session.is_some() {
+            return Decision::AllowEndingSession;
+        }
     }
     if rules.bypasses(&request.uri) {
         return Decision::AllowAnonymous;

@@ -46,6 +46,19 @@ pub fn start_url<S>(app: &App<S>, return_to: &str) -> String {
     format!("{}/start?rd={rd}", app.config.public_base())
 }
 
+/// sidegate's `/logout`, returning to the app's home page when that is an allowed return URL.
+pub fn logout_url<S>(app: &App<S>, request: &ForwardedRequest) -> String {
+    let home = format!("{}://{}/", request.proto, request.host);
+    let base = format!("{}/logout", app.config.public_base());
+    match crate::redirect::validate(&home, &app.config.allowed_redirect_domains) {
+        Ok(()) => {
+            let rd: String = url::form_urlencoded::byte_serialize(home.as_bytes()).collect();
+            format!("{base}?rd={rd}")
+        }
+        Err(_) => base,
+    }
+}
+
 /// Checks one request for `profile`.
 ///
 /// # Errors
@@ -86,8 +99,15 @@ pub async fn check<S: SessionStore>(
         let c = &app.config.cookie;
         answer::app_cookie(&asked.presented.raw_cookies, &c.name, c.strip)
     };
+    if decision == Decision::AllowEndingSession {
+        if let Some((ticket, _)) = identify::live_session(app, &asked.presented.cookies).await? {
+            if app.sessions.delete(&ticket).await? {
+                tracing::info!(ticket_id = %ticket.id(), app = %profile.name, "signed out by the app's own logout endpoint");
+            }
+        }
+    }
     Ok(match decision {
-        Decision::Allow => {
+        Decision::Allow | Decision::AllowEndingSession => {
             match principal {
                 Some(p) if matches!(chosen, Some(Err(_))) => {
                     let reason = "the app's credentials are chosen by group, and none is for this user's groups";
@@ -116,6 +136,9 @@ pub async fn check<S: SessionStore>(
         },
         Decision::Login { return_to } => Verdict::Login {
             start: start_url(app, &return_to),
+        },
+        Decision::SignOut => Verdict::Login {
+            start: logout_url(app, request),
         },
         Decision::Unauthenticated => {
             let return_to = request.url();

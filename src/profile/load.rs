@@ -230,7 +230,8 @@ fn compile(ctx: &mut Ctx<'_>, name: &str, raw: &AppRaw) -> Option<Profile> {
         .as_ref()
         .and_then(|c| ctx.claim(&format!("{at}.groups_claim"), c));
     let mut rules = rules_from(ctx.defaults, raw, groups_claim.clone());
-    rules.bypass = bypass(ctx, &at, &raw.bypass);
+    rules.bypass = bypass(ctx, &format!("{at}.bypass"), &raw.bypass);
+    rules.logout = bypass(ctx, &format!("{at}.logout_paths"), &raw.logout_paths);
     if let Some(m) = &rules.methods {
         if m.is_empty()
             || m.iter()

@@ -314,6 +314,38 @@ async fn scenario(traefik: bool) {
         );
     }
 
+    // The JWT app's own logout endpoints (logout_paths): its UI's fetch ends the SSO session
+    // and still reaches the app; a navigation goes through sidegate's /logout.
+    let logout = alice
+        .client
+        .post(r.url("jwt-app", "/api/logout"))
+        .header("sec-fetch-mode", "cors")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::OK, "the app saw its logout");
+    let (status, _) = r.get(&alice, &r.url("jwt-app", "/"), false, &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "alice's session ended");
+    let (status, _) = r.get(&bob, &r.url("jwt-app", "/"), false, &[]).await;
+    assert_eq!(status, StatusCode::OK, "bob's session is his own");
+    let nav = bob.navigate(&r.url("jwt-app", "/logout")).await;
+    let home: String =
+        url::form_urlencoded::byte_serialize(r.url("jwt-app", "/").as_bytes()).collect();
+    assert_eq!(
+        (nav.status(), location(&nav)),
+        (
+            StatusCode::FOUND,
+            format!("http://auth.example.test:{}/logout?rd={home}", r.port)
+        )
+    );
+    let _ = bob.navigate(&location(&nav)).await;
+    let (status, _) = r.get(&bob, &r.url("jwt-app", "/"), false, &[]).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "bob signed out by navigation"
+    );
+
     // Borg UI's logout button: the shim points its UI at sidegate's /logout, which ends the
     // session (the button does nothing behind a proxy otherwise).
     let r2 = b_logout(&r, &carol).await;

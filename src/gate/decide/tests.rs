@@ -150,6 +150,7 @@ fn rules_table() {
         groups: vec!["admins".into()],
         groups_claim: ClaimPath::parse("groups"),
         bypass: vec![PathMatch::Prefix("/public/".into())],
+        logout: vec![PathMatch::Exact("/api/logout".into())],
         methods: Some(vec!["GET".into(), "POST".into()]),
         ..Rules::default()
     };
@@ -174,6 +175,19 @@ fn rules_table() {
         (with("DELETE", "/public/a.css"), None, "Forbidden"),
         (with("GET", "/x"), None, "Login"),
         (with("POST", "/x"), None, "Unauthenticated"),
+        // The app's own logout endpoint: a navigation goes through /logout (with or
+        // without a session); a fetch with a permitted session ends it and goes on.
+        (with("GET", "/api/logout"), Some(&admin), "SignOut"),
+        (with("GET", "/api/logout"), None, "SignOut"),
+        (
+            with("POST", "/api/logout"),
+            Some(&admin),
+            "AllowEndingSession",
+        ),
+        (with("POST", "/api/logout"), Some(&staff), "Forbidden"),
+        (with("POST", "/api/logout"), None, "Unauthenticated"),
+        (with("POST", "/api/./logout"), Some(&admin), "Allow"),
+        (with("DELETE", "/api/logout"), Some(&admin), "Forbidden"),
     ];
     for (r, s, want) in cases {
         let client = classify(

@@ -19,6 +19,8 @@ pub(super) struct AppRaw {
     pub(super) allow_email_domains: Vec<String>,
     #[serde(default)]
     pub(super) bypass: Vec<BypassRaw>,
+    #[serde(default)]
+    pub(super) logout_paths: Vec<BypassRaw>,
     pub(super) methods: Option<Vec<String>>,
     pub(super) groups_claim: Option<String>,
     #[serde(default)]

@@ -27,6 +27,7 @@ pub(super) fn rules_from(d: &Defaults, raw: &AppRaw, groups_claim: Option<ClaimP
             .map(|e| e.trim_start_matches('@').to_ascii_lowercase())
             .collect(),
         bypass: Vec::new(),
+        logout: Vec::new(),
         methods: raw
             .methods
             .as_ref()
@@ -40,7 +41,7 @@ pub(super) fn rules_from(d: &Defaults, raw: &AppRaw, groups_claim: Option<ClaimP
 pub(super) fn bypass(ctx: &mut Ctx<'_>, at: &str, raw: &[BypassRaw]) -> Vec<PathMatch> {
     let mut out = Vec::new();
     for (i, b) in raw.iter().enumerate() {
-        let at = format!("{at}.bypass[{i}]");
+        let at = format!("{at}[{i}]");
         match (&b.exact, &b.prefix, &b.regex) {
             (Some(p), None, None) if p.starts_with('/') => out.push(PathMatch::Exact(p.clone())),
             (None, Some(p), None) if p.starts_with('/') => out.push(PathMatch::Prefix(p.clone())),
