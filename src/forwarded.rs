@@ -115,14 +115,18 @@ pub fn addressed_to(headers: &HeaderMap, public_host: &str) -> bool {
     })
 }
 
-/// Refuses what cannot be a proxy's auth subrequest: two `Host` headers (which one is it
-/// for?), or a request addressed to sidegate's own `public_host` (a browser).
+/// Refuses what cannot be a proxy's auth subrequest: no `Host` or two of them (which one
+/// is it for?), or a request addressed to sidegate's own `public_host` (a browser).
 ///
 /// # Errors
-/// [`ForwardedError::Repeated`] or [`ForwardedError::PublicHost`].
+/// [`ForwardedError::Missing`], [`ForwardedError::Repeated`] or
+/// [`ForwardedError::PublicHost`].
 pub fn subrequest_only(headers: &HeaderMap, public_host: &str) -> Result<(), ForwardedError> {
-    if headers.get_all(http::header::HOST).iter().count() > 1 {
-        return Err(ForwardedError::Repeated("Host"));
+    match headers.get_all(http::header::HOST).iter().count() {
+        // Every proxy's subrequest names its host (HTTP/1.1 requires it).
+        0 => return Err(ForwardedError::Missing("Host")),
+        1 => {}
+        _ => return Err(ForwardedError::Repeated("Host")),
     }
     if addressed_to(headers, public_host) {
         return Err(ForwardedError::PublicHost);

@@ -149,6 +149,7 @@ fn auth_request(path: &str) -> warp::test::RequestBuilder {
     warp::test::request()
         .path(path)
         .remote_addr("127.0.0.1:5000".parse().unwrap())
+        .header("host", "sidegate:4180")
         .header("x-forwarded-proto", "https")
         .header("x-forwarded-host", "app.example.test")
         .header("x-forwarded-uri", "/some/path?q=1")

@@ -81,6 +81,19 @@ async fn backchannel_logout_bad_bodies_get_warps_4xx_not_500() {
         400,
         "two Host headers"
     );
+    // No Host at all (HTTP/1.1 requires one; every proxy's subrequest has one).
+    let none = "GET /auth HTTP/1.1\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: app.example.test\r\nX-Forwarded-Uri: /\r\nConnection: close\r\n\r\n";
+    assert_eq!(
+        raw_status(sg.addr, none.as_bytes()).await,
+        400,
+        "no Host header"
+    );
+    let none = none.replace("GET /auth ", "GET /auth/nginx ");
+    assert_eq!(
+        raw_status(sg.addr, none.as_bytes()).await,
+        400,
+        "no Host header (nginx)"
+    );
     sg.stop().await;
 }
 
