@@ -81,6 +81,12 @@ impl Recipes {
 }
 
 async fn setup(traefik: bool) -> Recipes {
+    setup_with(traefik, TIS_PASSWORD).await
+}
+
+/// The recipes, with TISBackup's stand-in expecting `tis_password` (another value than
+/// sidegate's: a password rotated on one side only).
+async fn setup_with(traefik: bool, tis_password: &'static str) -> Recipes {
     let port = free_port();
     let public = format!("http://auth.example.test:{port}");
     let idp = Idp::start(&[format!("{public}/callback")]).await;
@@ -112,7 +118,7 @@ async fn setup(traefik: bool) -> Recipes {
     let s = vec![
         standins::duplicati(TOKEN).await,
         standins::borg().await,
-        standins::basic("admin", TIS_PASSWORD).await,
+        standins::basic("admin", tis_password).await,
         standins::jwt_app(jwks, public.clone()).await,
     ];
     let upstreams: [(&'static str, SocketAddr); 4] = [
@@ -364,4 +370,39 @@ async fn recipes_through_nginx() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recipes_through_traefik() {
     scenario(true).await;
+}
+
+/// A password that differs between sidegate and TISBackup: the app's 401 reaches the
+/// browser without its `WWW-Authenticate: Basic` challenge (no password prompt), through
+/// both proxies, while sidegate's own answers are unchanged.
+async fn mismatch(traefik: bool) {
+    let r = setup_with(traefik, "rotated-at-the-app-only").await;
+    let bob = Browser::new(r.port);
+    r.login(&bob, "tisbackup", "bob").await;
+    // The app itself does challenge (so the checks below can fail).
+    let direct = reqwest::get(format!("http://{}/", r._standins[2].addr))
+        .await
+        .unwrap();
+    assert!(direct.headers().contains_key("www-authenticate"));
+    for navigate in [true, false] {
+        let mut req = bob.client.get(r.url("tisbackup", "/"));
+        if navigate {
+            req = req
+                .header("sec-fetch-mode", "navigate")
+                .header("accept", "text/html");
+        }
+        let answer = req.send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "the app refused");
+        assert_eq!(
+            answer.headers().get("www-authenticate"),
+            None,
+            "the app's Basic challenge reached the browser (navigate: {navigate})"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tisbackup_password_mismatch_never_prompts() {
+    mismatch(false).await;
+    mismatch(true).await;
 }
