@@ -210,3 +210,35 @@ fn an_expired_identity_never_passes() {
     );
     assert_eq!(d, Decision::Unauthenticated);
 }
+
+#[test]
+fn cve_2026_76835_the_default_trusted_proxies_are_not_everyone() {
+    // oauth2-proxy trusted 0.0.0.0/0 by default, so any client's X-Forwarded-Uri chose the
+    // skip-auth match. sidegate's default trusts loopback and private networks only, and
+    // refuses a configured set that trusts every address.
+    let mut problems = Vec::new();
+    let default = crate::config::parse_cidrs(crate::config::DEFAULT_TRUSTED_PROXIES, &mut problems);
+    assert!(problems.is_empty() && !default.is_empty(), "{problems:?}");
+    let spoof = headers(&[
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "app.example.test"),
+        ("x-forwarded-uri", "/pub/app.css"),
+    ]);
+    for peer in ["203.0.113.7", "2001:db8::1", "100.64.0.1"] {
+        let peer = Some(peer.parse().unwrap());
+        assert_eq!(
+            forwarded::parse(peer, &spoof, &default, Family::Forwarded),
+            Err(ForwardedError::UntrustedPeer),
+            "{peer:?}"
+        );
+    }
+    assert!(forwarded::parse(LOCAL, &spoof, &default, Family::Forwarded).is_ok());
+    for everyone in ["0.0.0.0/0", "::/0", "10.0.0.0/8, 0.0.0.0/0"] {
+        let mut problems = Vec::new();
+        crate::config::parse_cidrs(everyone, &mut problems);
+        assert!(
+            problems.iter().any(|p| p.contains("trusts every address")),
+            "{everyone}: {problems:?}"
+        );
+    }
+}

@@ -12,6 +12,9 @@ mod model;
 mod parse;
 mod vars;
 
+#[cfg(test)]
+pub(crate) use parse::parse_cidrs;
+
 pub use crate::secret::Secret;
 pub use model::{Config, ConfigErrors, CookieSettings, LogFormat};
 pub use vars::{is_known, Var, DEFAULT_TRUSTED_PROXIES, VARS};

@@ -241,13 +241,15 @@ pub(super) fn parse_duration(
     }
 }
 
-pub(super) fn parse_cidrs(v: &str, p: &mut Vec<String>) -> Vec<IpNet> {
+pub(crate) fn parse_cidrs(v: &str, p: &mut Vec<String>) -> Vec<IpNet> {
     let mut out = Vec::new();
     for entry in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let parsed = entry
             .parse::<IpNet>()
             .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from));
         match parsed {
+            // CVE-2026-76835: a trusted set of "everyone" lets any client forge the request.
+            Ok(net) if net.prefix_len() == 0 => p.push(format!("SIDEGATE_TRUSTED_PROXIES: `{entry}` trusts every address, so any client could forge the forwarded headers; list your proxies' own networks (for example 172.18.0.0/16)")),
             Ok(net) => out.push(net),
             Err(_) => p.push(format!("SIDEGATE_TRUSTED_PROXIES: `{entry}` is not an IP address or CIDR such as 10.0.0.0/8")),
         }
