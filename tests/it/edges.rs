@@ -196,6 +196,11 @@ fn every_example_strips_every_header_apps_commonly_trust() {
             "$upstream_http_cookie",
         ),
         ("caddy-examples/Caddyfile", "forward_auth 127.0.0.1"),
+        ("caddy-examples/apps.Caddyfile", "forward_auth 127.0.0.1"),
+        (
+            "traefik-examples/docker-compose.apps.labels.yml",
+            "forwardauth.address",
+        ),
     ];
     for (file, per) in files {
         let text = std::fs::read_to_string(crate::harness::repo().join(file))

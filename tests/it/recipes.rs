@@ -1,7 +1,8 @@
-//! The app recipes of `deploy/apps.example.toml`, end to end through real Traefik
-//! (`traefik-examples/apps.yml`) and nginx (`nginx-examples/apps.conf`), against stand-ins
-//! that enforce each app's contract: Duplicati, Borg UI, a TISBackup-style Basic app and an
-//! app verifying minted JWTs.
+//! The app recipes of `deploy/apps.example.toml`, end to end through each proxy's example
+//! (Traefik's file provider `traefik-examples/apps.yml` and its Docker labels
+//! `traefik-examples/docker-compose.apps.labels.yml`, nginx's `nginx-examples/apps.conf`,
+//! Caddy's `caddy-examples/apps.Caddyfile`), against stand-ins that enforce each app's
+//! contract: Duplicati, Borg UI, a TISBackup-style Basic app and an app verifying minted JWTs.
 
 use std::net::SocketAddr;
 
@@ -10,11 +11,21 @@ use serde_json::{json, Value};
 
 use crate::harness::browser::{location, Browser};
 use crate::harness::{
-    example, free_port, repo, sidegate, standins, write, Idp, Nginx, Sidegate, Traefik,
+    example, free_port, labels, repo, sidegate, standins, write, Caddy, Idp, Nginx, Sidegate,
+    Traefik,
 };
 
 const TOKEN: &str = "duplicati-forever-token-3f9a1c";
 const TIS_PASSWORD: &str = "tis-backup-password-77";
+
+/// Which proxy example carries the recipes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Via {
+    Nginx,
+    Traefik,
+    TraefikLabels,
+    Caddy,
+}
 
 struct Recipes {
     port: u16,
@@ -80,13 +91,13 @@ impl Recipes {
     }
 }
 
-async fn setup(traefik: bool) -> Recipes {
-    setup_with(traefik, TIS_PASSWORD).await
+async fn setup(via: Via) -> Recipes {
+    setup_with(via, TIS_PASSWORD).await
 }
 
 /// The recipes, with TISBackup's stand-in expecting `tis_password` (another value than
 /// sidegate's: a password rotated on one side only).
-async fn setup_with(traefik: bool, tis_password: &'static str) -> Recipes {
+async fn setup_with(via: Via, tis_password: &'static str) -> Recipes {
     let port = free_port();
     let public = format!("http://auth.example.test:{port}");
     let idp = Idp::start(&[format!("{public}/callback")]).await;
@@ -127,12 +138,34 @@ async fn setup_with(traefik: bool, tis_password: &'static str) -> Recipes {
         ("127.0.0.1:8082", s[2].addr),
         ("127.0.0.1:8083", s[3].addr),
     ];
-    let proxy: Box<dyn std::any::Any + Send> = if traefik {
-        let mut subs = vec![("127.0.0.1:4180", sg.addr.to_string())];
-        subs.extend(upstreams.iter().map(|(from, to)| (*from, to.to_string())));
-        Box::new(Traefik::start_dynamic(port, &example("traefik-examples/apps.yml", &subs)).await)
-    } else {
-        Box::new(Nginx::start_with("apps.conf", port, sg.addr, &upstreams).await)
+    let subs: Vec<(&str, String)> = upstreams
+        .iter()
+        .map(|(from, to)| (*from, to.to_string()))
+        .collect();
+    let proxy: Box<dyn std::any::Any + Send> = match via {
+        Via::Nginx => Box::new(Nginx::start_with("apps.conf", port, sg.addr, &upstreams).await),
+        Via::Traefik => {
+            let mut all = vec![("127.0.0.1:4180", sg.addr.to_string())];
+            all.extend(subs);
+            let dynamic = example("traefik-examples/apps.yml", &all);
+            Box::new(Traefik::start_dynamic(port, &dynamic).await)
+        }
+        Via::TraefikLabels => {
+            let dynamic = labels::to_file_provider(
+                "traefik-examples/docker-compose.apps.labels.yml",
+                &[
+                    ("sidegate", sg.addr),
+                    ("duplicati", s[0].addr),
+                    ("borg", s[1].addr),
+                    ("tisbackup", s[2].addr),
+                    ("jwt-app", s[3].addr),
+                ],
+            );
+            Box::new(Traefik::start_dynamic(port, &dynamic).await)
+        }
+        Via::Caddy => {
+            Box::new(Caddy::start_file("caddy-examples/apps.Caddyfile", port, &subs, sg.addr).await)
+        }
     };
     Recipes {
         port,
@@ -181,8 +214,8 @@ async fn b_logout(r: &Recipes, b: &Browser) -> StatusCode {
         .0
 }
 
-async fn scenario(traefik: bool) {
-    let r = setup(traefik).await;
+async fn scenario(via: Via) {
+    let r = setup(via).await;
     let (alice, bob, carol) = (
         Browser::new(r.port),
         Browser::new(r.port),
@@ -275,7 +308,8 @@ async fn scenario(traefik: bool) {
     );
     let (status, page) = r.get(&carol, &r.url("tisbackup", "/"), true, &[]).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    if traefik {
+    if via != Via::Nginx {
+        // Traefik and Caddy pass sidegate's page on (nginx's auth_request drops bodies).
         assert!(page.as_str().unwrap().contains("Access denied"), "{page}");
     }
 
@@ -364,19 +398,29 @@ async fn scenario(traefik: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recipes_through_nginx() {
-    scenario(false).await;
+    scenario(Via::Nginx).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recipes_through_traefik() {
-    scenario(true).await;
+    scenario(Via::Traefik).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipes_through_traefik_labels() {
+    scenario(Via::TraefikLabels).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipes_through_caddy() {
+    scenario(Via::Caddy).await;
 }
 
 /// A password that differs between sidegate and TISBackup: the app's 401 reaches the
 /// browser without its `WWW-Authenticate: Basic` challenge (no password prompt), through
 /// both proxies, while sidegate's own answers are unchanged.
-async fn mismatch(traefik: bool) {
-    let r = setup_with(traefik, "rotated-at-the-app-only").await;
+async fn mismatch(via: Via) {
+    let r = setup_with(via, "rotated-at-the-app-only").await;
     let bob = Browser::new(r.port);
     r.login(&bob, "tisbackup", "bob").await;
     // The app itself does challenge (so the checks below can fail).
@@ -396,13 +440,14 @@ async fn mismatch(traefik: bool) {
         assert_eq!(
             answer.headers().get("www-authenticate"),
             None,
-            "the app's Basic challenge reached the browser (navigate: {navigate})"
+            "{via:?}: the app's Basic challenge reached the browser (navigate: {navigate})"
         );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tisbackup_password_mismatch_never_prompts() {
-    mismatch(false).await;
-    mismatch(true).await;
+    for via in [Via::Nginx, Via::Traefik, Via::TraefikLabels, Via::Caddy] {
+        mismatch(via).await;
+    }
 }

@@ -1,4 +1,4 @@
-//! A real Caddy (Debian's 2.6) running `caddy-examples/Caddyfile` with addresses and ports
+//! A real Caddy (Debian's 2.6) running a file of `caddy-examples/` with addresses and ports
 //! substituted, its HOME and XDG dirs in a temp dir.
 
 use std::net::SocketAddr;
@@ -13,20 +13,34 @@ pub struct Caddy {
 
 impl Caddy {
     pub async fn start(port: u16, sidegate: SocketAddr, app: SocketAddr) -> Caddy {
+        Self::start_file(
+            "caddy-examples/Caddyfile",
+            port,
+            &[("127.0.0.1:8080", app.to_string())],
+            sidegate,
+        )
+        .await
+    }
+
+    /// Runs `file` on `port` with sidegate at `sidegate` and the upstreams in `subs`.
+    pub async fn start_file(
+        file: &str,
+        port: u16,
+        subs: &[(&str, String)],
+        sidegate: SocketAddr,
+    ) -> Caddy {
         let bin = program("caddy", "apt-get install -y caddy");
         let dir = tempfile::tempdir().unwrap();
-        let conf = example(
-            "caddy-examples/Caddyfile",
-            &[
-                (
-                    "{\n\tadmin off",
-                    "{\n\tdefault_bind 127.0.0.1\n\tadmin off".to_owned(),
-                ),
-                ("127.0.0.1:4180", sidegate.to_string()),
-                ("127.0.0.1:8080", app.to_string()),
-                (".example.test:80 {", format!(".example.test:{port} {{")),
-            ],
-        );
+        let mut all = vec![
+            (
+                "{\n\tadmin off",
+                "{\n\tdefault_bind 127.0.0.1\n\tadmin off".to_owned(),
+            ),
+            ("127.0.0.1:4180", sidegate.to_string()),
+            (".example.test:80 {", format!(".example.test:{port} {{")),
+        ];
+        all.extend(subs.iter().cloned());
+        let conf = example(file, &all);
         let path = write(dir.path(), "Caddyfile", &conf);
         let mut cmd = Command::new(bin);
         cmd.args(["run", "--adapter", "caddyfile", "--config"])
