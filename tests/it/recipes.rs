@@ -178,6 +178,105 @@ async fn setup_with(via: Via, tis_password: &'static str) -> Recipes {
     }
 }
 
+/// Borg UI's managed agents: no session and no user, their own token, through the bypass;
+/// the session WebSocket upgrades through the proxy; the admin routes still need a session.
+async fn agents(r: &Recipes) {
+    let agent = Browser::new(r.port);
+    let forged = [("x-forwarded-user", "admin"), ("remote-user", "admin")];
+    let (status, seen) = r
+        .get(&agent, &r.url("borg", "/agent/install.sh"), false, &[])
+        .await;
+    assert_eq!(status, StatusCode::OK, "the installer is public: {seen}");
+    let bearer = format!("Bearer {}", standins::BORG_AGENT_TOKEN);
+    let mut with_token = forged.to_vec();
+    with_token.push(("x-borg-agent-authorization", &bearer));
+    let (status, seen) = r
+        .get(
+            &agent,
+            &r.url("borg", "/api/agents/jobs/poll"),
+            false,
+            &with_token,
+        )
+        .await;
+    assert_eq!(
+        (status, &seen["user_headers"]),
+        (StatusCode::OK, &json!([])),
+        "an agent's poll reaches Borg UI, and never with a client's user header: {seen}"
+    );
+    let (status, seen) = r
+        .get(
+            &agent,
+            &r.url("borg", "/api/agents/jobs/poll"),
+            false,
+            &forged,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "Borg UI checks the agent token: {seen}"
+    );
+    // Not a bypass: the admin pages for agents, and look-alike paths.
+    for path in [
+        "/api/managed-machines/agents",
+        "/api/managed-machines/enrollment-tokens",
+        "/api/agents",
+        "/api/agentsx/jobs/poll",
+    ] {
+        let (status, seen) = r
+            .get(&agent, &r.url("borg", path), false, &with_token)
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{path} without a session: {seen}"
+        );
+    }
+
+    let session = |token: Option<String>| async move {
+        let url = format!("ws://borg.example.test:{}/api/agents/session", r.port);
+        let mut req =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
+                .unwrap();
+        if let Some(t) = token {
+            req.headers_mut()
+                .insert("x-borg-agent-authorization", t.parse().unwrap());
+        }
+        req.headers_mut()
+            .insert("x-forwarded-user", "admin".parse().unwrap());
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", r.port))
+            .await
+            .unwrap();
+        tokio_tungstenite::client_async(req, tcp).await
+    };
+    let (mut ws, answer) = session(Some(bearer.clone()))
+        .await
+        .expect("the agent's WebSocket upgrades");
+    assert_eq!(answer.status(), StatusCode::SWITCHING_PROTOCOLS);
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let hello = json!({"type": "hello", "agent_id": standins::BORG_AGENT_ID}).to_string();
+    ws.send(Message::text(hello)).await.unwrap();
+    let welcome: Value =
+        serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+    assert_eq!(welcome["type"], "welcome");
+    ws.send(Message::text("job 7 progress 40%")).await.unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap().to_text().unwrap(),
+        "job 7 progress 40%"
+    );
+    match session(None).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(answer)) => {
+            assert_eq!(
+                answer.status(),
+                StatusCode::FORBIDDEN,
+                "Borg UI refuses the upgrade"
+            )
+        }
+        other => panic!("a WebSocket without the agent token: {other:?}"),
+    }
+}
+
 /// Presses Borg UI's logout button as its UI does (POST, then go to `logout_url`); the
 /// status of the next API call.
 async fn b_logout(r: &Recipes, b: &Browser) -> StatusCode {
@@ -258,6 +357,8 @@ async fn scenario(via: Via) {
             "{user}"
         );
     }
+
+    agents(&r).await;
 
     // Duplicati: the forever token reaches the app (Bearer or PreAuth), the refresh shim
     // answers for it, admins only, and the token never reaches the client.

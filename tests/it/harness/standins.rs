@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 use warp::http::{HeaderMap, StatusCode};
-use warp::Filter;
+use warp::{Filter, Reply};
 
 /// A stand-in app, served until dropped.
 pub type StandIn = super::Served;
@@ -49,43 +49,142 @@ pub async fn duplicati(token: &'static str) -> StandIn {
     .await
 }
 
-/// Borg UI 2.3 with DISABLE_AUTHENTICATION and the default PROXY_AUTH_HEADER: the user is
-/// the first non-empty of X-Forwarded-User, X-Remote-User, Remote-User and
-/// X-authentik-username (401 without one); X-Borg-Role counts when viewer, operator or
-/// admin, X-Borg-All-Repositories-Role when viewer or operator. Reports the headers it trusts
-/// and what it made of them.
+/// The token a Borg UI agent got at enrollment (the stand-in's only agent).
+pub const BORG_AGENT_TOKEN: &str = "borgui_agent_5c1d9e";
+/// The agent id the session WebSocket's first message must name.
+pub const BORG_AGENT_ID: &str = "agent-1";
+
+/// Borg UI 2.3 with DISABLE_AUTHENTICATION, the default PROXY_AUTH_HEADER and
+/// `PROXY_AUTH_ROLE_HEADER=X-Borg-Role` (and the all-repositories role, email and full name
+/// headers set likewise): the user is the first non-empty of X-Forwarded-User,
+/// X-Remote-User, Remote-User and X-authentik-username, trimmed and lower-cased (401
+/// without one); X-Borg-Role counts when viewer, operator or admin, X-Borg-All-Repositories-Role
+/// when viewer or operator. Reports the headers it trusts and what it made of them.
+///
+/// Its managed agents never carry a user: `/api/agents/*` wants
+/// `X-Borg-Agent-Authorization: Bearer <agent token>` (401 otherwise), `/api/agents/session`
+/// is a WebSocket checked on that header before the upgrade is accepted (403 otherwise) whose
+/// first message must be `{"type": "hello", "agent_id": …}`, and `/agent/*` (the installer
+/// and its wheels) is public.
 pub async fn borg() -> StandIn {
-    serve(|_, h| {
-        let first = |n: &str| header(&h, n).into_iter().find(|v| !v.trim().is_empty());
-        let user = ["x-forwarded-user", "x-remote-user", "remote-user", "x-authentik-username"]
+    let agent_ok = |v: Option<String>| v.as_deref() == Some(&format!("Bearer {BORG_AGENT_TOKEN}"));
+    let session = warp::path!("api" / "agents" / "session")
+        .and(warp::header::optional::<String>(
+            "x-borg-agent-authorization",
+        ))
+        .and(warp::ws())
+        .map(move |token: Option<String>, ws: warp::ws::Ws| {
+            if !agent_ok(token) {
+                return reply(
+                    StatusCode::FORBIDDEN,
+                    json!({"detail": "agent token required"}),
+                );
+            }
+            ws.on_upgrade(agent_session).into_response()
+        });
+    let rest = warp::path::full()
+        .and(warp::header::headers_cloned())
+        .map(move |p: warp::path::FullPath, h: HeaderMap| borg_http(p.as_str(), &h));
+    super::serve(session.or(rest)).await
+}
+
+async fn agent_session(mut socket: warp::ws::WebSocket) {
+    use futures_util::{SinkExt, StreamExt};
+    let hello = match socket.next().await {
+        Some(Ok(m)) => m
+            .to_str()
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(t).ok()),
+        _ => None,
+    };
+    let ok = hello
+        .as_ref()
+        .is_some_and(|h| h["type"] == "hello" && h["agent_id"] == BORG_AGENT_ID);
+    if !ok {
+        let _ = socket
+            .send(warp::ws::Message::close_with(1008u16, "hello expected"))
+            .await;
+        return;
+    }
+    let welcome = json!({"type": "welcome", "agent_id": BORG_AGENT_ID}).to_string();
+    let _ = socket.send(warp::ws::Message::text(welcome)).await;
+    // Echo what the agent sends next, as the session's job channel answers.
+    while let Some(Ok(m)) = socket.next().await {
+        if m.is_close() || socket.send(m).await.is_err() {
+            break;
+        }
+    }
+}
+
+fn borg_http(path: &str, h: &HeaderMap) -> warp::reply::Response {
+    let first = |n: &str| header(h, n).into_iter().find(|v| !v.trim().is_empty());
+    let users = [
+        "x-forwarded-user",
+        "x-remote-user",
+        "remote-user",
+        "x-authentik-username",
+    ];
+    if path.starts_with("/agent/") {
+        return reply(
+            StatusCode::OK,
+            json!({"app": "borg", "installer": path, "x-forwarded-user": header(h, "x-forwarded-user")}),
+        );
+    }
+    if let Some(rest) = path.strip_prefix("/api/agents/") {
+        if first("x-borg-agent-authorization") != Some(format!("Bearer {BORG_AGENT_TOKEN}")) {
+            return reply(
+                StatusCode::UNAUTHORIZED,
+                json!({"detail": "agent token required"}),
+            );
+        }
+        let user_headers: Vec<String> = users
             .iter()
-            .find_map(|n| first(n));
-        let Some(user) = user else {
-            return reply(StatusCode::UNAUTHORIZED, json!({"detail": "no user header"}));
-        };
-        let valid = |n: &str, ok: &[&str]| first(n).filter(|v| ok.contains(&v.as_str()));
-        let mut seen: serde_json::Map<String, Value> = [
-            "x-forwarded-user",
-            "x-borg-role",
-            "x-borg-email",
-            "x-borg-full-name",
-            "x-borg-all-repositories-role",
-        ]
+            .flat_map(|n| header(h, n))
+            .filter(|v| !v.is_empty())
+            .collect();
+        return reply(
+            StatusCode::OK,
+            json!({"agent": BORG_AGENT_ID, "route": rest, "user_headers": user_headers}),
+        );
+    }
+    let user = users
         .iter()
-        .map(|n| ((*n).to_owned(), json!(header(&h, n))))
-        .collect();
-        seen.insert("user".into(), json!(user));
-        seen.insert(
-            "role".into(),
-            json!(valid("x-borg-role", &["viewer", "operator", "admin"]).unwrap_or("viewer".into())),
+        .find_map(|n| first(n))
+        .map(|u| u.trim().to_lowercase());
+    let Some(user) = user else {
+        return reply(
+            StatusCode::UNAUTHORIZED,
+            json!({"detail": "no user header"}),
         );
-        seen.insert(
-            "all_repositories_role".into(),
-            json!(valid("x-borg-all-repositories-role", &["viewer", "operator"])),
-        );
-        reply(StatusCode::OK, Value::Object(seen))
-    })
-    .await
+    };
+    let valid = |n: &str, ok: &[&str]| {
+        first(n)
+            .map(|v| v.trim().to_lowercase())
+            .filter(|v| ok.contains(&v.as_str()))
+    };
+    let mut seen: serde_json::Map<String, Value> = [
+        "x-forwarded-user",
+        "x-borg-role",
+        "x-borg-email",
+        "x-borg-full-name",
+        "x-borg-all-repositories-role",
+    ]
+    .iter()
+    .map(|n| ((*n).to_owned(), json!(header(h, n))))
+    .collect();
+    seen.insert("user".into(), json!(user));
+    seen.insert(
+        "role".into(),
+        json!(valid("x-borg-role", &["viewer", "operator", "admin"]).unwrap_or("viewer".into())),
+    );
+    seen.insert(
+        "all_repositories_role".into(),
+        json!(valid(
+            "x-borg-all-repositories-role",
+            &["viewer", "operator"]
+        )),
+    );
+    reply(StatusCode::OK, Value::Object(seen))
 }
 
 /// A TISBackup-style app: HTTP Basic with one fixed user and password.
