@@ -189,6 +189,37 @@ fn authentik_15686_and_authelia_12169_return_urls_need_a_real_subdomain() {
     }
 }
 
+/// Authelia #12170: a Basic user name is only ever sent in its one plain form, so no
+/// spelling of another name (padding, control or invisible characters, full-width or other
+/// non-ASCII look-alikes, a `:` that cuts it) can reach the app as someone else's account.
+#[test]
+fn authelia_12170_a_basic_user_name_goes_out_only_in_canonical_form() {
+    use crate::profile::credential::canonical_basic_user;
+    for ok in [
+        "alice",
+        "alice.smith@example.test",
+        "Alice Smith",
+        "svc-backup_01",
+    ] {
+        assert!(canonical_basic_user(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        " admin",
+        "admin ",
+        "admin\t",
+        "admin\u{0}",
+        "admin\r\nX-Evil: 1",
+        "admin\u{200b}",
+        "\u{ff41}\u{ff44}\u{ff4d}\u{ff49}\u{ff4e}",
+        "adm\u{131}n",
+        "jos\u{e9}",
+        "admin:ignored",
+    ] {
+        assert!(!canonical_basic_user(bad), "{bad:?}");
+    }
+}
+
 /// A principal never outlives its proof, whatever the rules.
 #[test]
 fn an_expired_identity_never_passes() {

@@ -1,5 +1,11 @@
 //! A hostile or broken OpenID Provider, case by case, against the real /callback: every case
-//! is refused with the exact status, and a refused login leaves no session behind.
+//! is refused with the exact status, and a refused login leaves no session behind. The cases
+//! follow the OpenID Foundation's Basic RP and Config RP certification plans: ID-token claims
+//! and signatures here, userinfo and missing claims in `claims`, keys (rotation, `kid`),
+//! discovery and a hanging IdP in `keys`; the logout-token cases are in `logout::tests`.
+
+mod claims;
+mod keys;
 
 use std::sync::Arc;
 
@@ -15,8 +21,114 @@ use crate::token::Signer;
 
 const PEM: &[u8] = include_bytes!("../token/rs256.pem");
 
-/// What the token endpoint answers, given the login's nonce.
+/// What the token endpoint answers, given the login's nonce (it may script the stand-in's
+/// other endpoints too).
 type Answer = Box<dyn Fn(&StandIn, &str) -> (u16, Value)>;
+
+/// (case, callback query beyond code and state, token answer, expected status)
+type Case = (&'static str, &'static str, Answer, u16);
+
+/// sidegate in-process against `idp`, at a fixed clock.
+struct Rp {
+    app: Arc<App<MemoryStore>>,
+    provider: Arc<crate::oidc::Provider>,
+    routes: warp::filters::BoxedFilter<(warp::reply::Response,)>,
+}
+
+async fn rp(idp: &StandIn) -> Rp {
+    let config = crate::config::test_config(&idp.issuer, &[]);
+    let clock = Arc::new(FixedClock::new(NOW));
+    let app = App::new(config, MemoryStore::with_clock(clock.clone()), None, clock).unwrap();
+    let provider = app.idp.load().await.unwrap();
+    let routes = warp::Filter::boxed(warp::Filter::map(routes(app.clone()), |r| {
+        warp::Reply::into_response(r)
+    }));
+    Rp {
+        app,
+        provider,
+        routes,
+    }
+}
+
+/// A userinfo endpoint in discovery (the stand-in answers `{"sub": "alice"}` unless told).
+fn with_userinfo(m: &mut Value) {
+    m["userinfo_endpoint"] = format!("{}/userinfo", m["issuer"].as_str().unwrap()).into();
+}
+
+/// One login through /callback with the stand-in scripted by `answer`: the status, and
+/// whether a session for alice or mallory exists or a session cookie was issued.
+async fn callback(rp: &Rp, idp: &StandIn, extra: &str, answer: &Answer) -> (u16, bool) {
+    let iss: String = url::form_urlencoded::byte_serialize(idp.issuer.as_bytes()).collect();
+    let (_, login) = rp.provider.begin("https://auth.example.test/".into());
+    let (_, other) = rp.provider.begin("https://auth.example.test/".into());
+    let set = crate::cookies::login_set(
+        &rp.app.config.cookie,
+        rp.app.keys.jar(),
+        &login.state,
+        &login,
+    )
+    .unwrap();
+    let cookie = set.split(';').next().unwrap().to_owned();
+    idp.reset();
+    let (status, body) = answer(idp, &login.nonce);
+    idp.answer(status, body);
+    let state = match extra {
+        "ALTER-STATE" => format!("{}x", login.state),
+        "NO-STATE" => String::new(),
+        "OTHER-LOGIN" => other.state.clone(),
+        _ => login.state.clone(),
+    };
+    let mut path = format!("/callback?state={state}");
+    if extra != "NO-CODE" {
+        path.push_str("&code=c");
+    }
+    if extra != "NO-ISS" && !extra.starts_with("&iss") {
+        path.push_str(&format!("&iss={iss}"));
+    }
+    if extra.starts_with('&') {
+        path.push_str(extra);
+    }
+    let mut req = warp::test::request().path(&path);
+    if extra != "NO-COOKIE" {
+        req = req.header("cookie", cookie);
+    }
+    let r = req.reply(&rp.routes).await;
+    let issued = r.headers().get_all("set-cookie").iter().any(|v| {
+        v.to_str().unwrap().starts_with("_sidegate=")
+            && !v.to_str().unwrap().starts_with("_sidegate=;")
+    });
+    let mut session = issued;
+    for sub in ["alice", "mallory"] {
+        session |= !rp
+            .app
+            .sessions
+            .ids_of_subject(sub)
+            .await
+            .unwrap()
+            .is_empty();
+    }
+    (r.status().as_u16(), session)
+}
+
+/// Runs every case: each must get exactly its status and leave no session.
+async fn refuse_all(rp: &Rp, idp: &StandIn, cases: Vec<Case>) {
+    let mut mismatches = Vec::new();
+    for (case, extra, answer, want) in cases {
+        let (status, session) = callback(rp, idp, extra, &answer).await;
+        if status != want {
+            mismatches.push(format!("{case}: {status} (want {want})"));
+        }
+        assert!(!session, "{case}: a session exists");
+    }
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+/// The positive control: the same harness signs a good login in.
+async fn accepts_a_good_login(rp: &Rp, idp: &StandIn) {
+    let good: Answer = Box::new(|i, n| tokens(i, with(i, n, |_| {})));
+    let (status, session) = callback(rp, idp, "", &good).await;
+    assert_eq!((status, session), (302, true));
+}
 
 fn b64(v: &Value) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
@@ -39,11 +151,7 @@ fn tokens(idp: &StandIn, id_token: String) -> (u16, Value) {
 #[tokio::test]
 async fn every_hostile_answer_is_refused_and_leaves_no_session() {
     let idp = StandIn::start().await;
-    let config = crate::config::test_config(&idp.issuer, &[]);
-    let clock = Arc::new(FixedClock::new(NOW));
-    let app = App::new(config, MemoryStore::with_clock(clock.clone()), None, clock).unwrap();
-    let provider = app.idp.load().await.unwrap();
-    let routes = routes(app.clone());
+    let rp = rp(&idp).await;
     let rotated = Signer::from_pem(jsonwebtoken::Algorithm::RS256, PEM, "rotated".into()).unwrap();
     let hs = |secret: &[u8], claims: &Value| {
         jsonwebtoken::encode(
@@ -53,9 +161,7 @@ async fn every_hostile_answer_is_refused_and_leaves_no_session() {
         )
         .unwrap()
     };
-    let issuer = idp.issuer.clone();
-    // (case, callback query beyond code and state, token answer, expected status)
-    let cases: Vec<(&str, &str, Answer, u16)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "another issuer",
             "",
@@ -275,77 +381,6 @@ async fn every_hostile_answer_is_refused_and_leaves_no_session() {
         ),
     ];
     assert!(cases.len() >= 25);
-    let iss: String = url::form_urlencoded::byte_serialize(issuer.as_bytes()).collect();
-    let mut mismatches = Vec::new();
-    for (case, extra, answer, want) in cases {
-        let (_, login) = provider.begin("https://auth.example.test/".into());
-        let set =
-            crate::cookies::login_set(&app.config.cookie, app.keys.jar(), &login.state, &login)
-                .unwrap();
-        let cookie = set.split(';').next().unwrap().to_owned();
-        let (status, body) = answer(&idp, &login.nonce);
-        idp.reset();
-        idp.answer(status, body);
-        let state = match extra {
-            "ALTER-STATE" => format!("{}x", login.state),
-            "NO-STATE" => String::new(),
-            _ => login.state.clone(),
-        };
-        let mut path = format!("/callback?state={state}");
-        if extra != "NO-CODE" {
-            path.push_str("&code=c");
-        }
-        if extra != "NO-ISS" && !extra.starts_with("&iss") {
-            path.push_str(&format!("&iss={iss}"));
-        }
-        if extra.starts_with('&') {
-            path.push_str(extra);
-        }
-        let r = warp::test::request()
-            .path(&path)
-            .header("cookie", cookie)
-            .reply(&routes)
-            .await;
-        if r.status().as_u16() != want {
-            mismatches.push(format!("{case}: {} (want {want})", r.status()));
-        }
-        let issued = r.headers().get_all("set-cookie").iter().any(|v| {
-            v.to_str().unwrap().starts_with("_sidegate=")
-                && !v.to_str().unwrap().starts_with("_sidegate=;")
-        });
-        assert!(!issued, "{case}: a session cookie was issued");
-        assert!(
-            app.sessions
-                .ids_of_subject("alice")
-                .await
-                .unwrap()
-                .is_empty(),
-            "{case}: a session exists"
-        );
-        assert!(
-            app.sessions
-                .ids_of_subject("mallory")
-                .await
-                .unwrap()
-                .is_empty(),
-            "{case}"
-        );
-    }
-    assert!(mismatches.is_empty(), "{mismatches:#?}");
-    // The positive control: the same harness signs a good login in.
-    idp.reset();
-    let (_, login) = provider.begin("https://auth.example.test/".into());
-    let set = crate::cookies::login_set(&app.config.cookie, app.keys.jar(), &login.state, &login)
-        .unwrap();
-    let cookie = set.split(';').next().unwrap().to_owned();
-    let (status, body) = tokens(&idp, with(&idp, &login.nonce, |_| {}));
-    idp.answer(status, body);
-    let path = format!("/callback?state={}&code=c&iss={iss}", login.state);
-    let r = warp::test::request()
-        .path(&path)
-        .header("cookie", cookie)
-        .reply(&routes)
-        .await;
-    assert_eq!(r.status(), 302, "{:?}", r.body());
-    assert_eq!(app.sessions.ids_of_subject("alice").await.unwrap().len(), 1);
+    refuse_all(&rp, &idp, cases).await;
+    accepts_a_good_login(&rp, &idp).await;
 }

@@ -23,6 +23,26 @@ pub(crate) struct Script {
     answers: VecDeque<(u16, Value)>,
     /// The form bodies the token endpoint received.
     pub requests: Vec<String>,
+    /// What the JWKS endpoint serves instead of the published key (key rotation).
+    pub jwks: Option<Value>,
+    /// What the userinfo endpoint answers next (default `{"sub": "alice"}`).
+    pub userinfo: VecDeque<(u16, Value)>,
+    /// How long the token endpoint waits before it answers (a hanging IdP).
+    pub delay: Option<std::time::Duration>,
+}
+
+/// A status and a JSON body, or a raw body after `RAW:` (an HTML page, truncated JSON).
+fn scripted(status: u16, answer: &Value) -> warp::reply::Response {
+    use warp::Reply;
+    let status = warp::http::StatusCode::from_u16(status).unwrap();
+    match answer.as_str().and_then(|a| a.strip_prefix("RAW:")) {
+        Some(raw) => warp::reply::with_status(
+            warp::reply::with_header(raw.to_owned(), "content-type", "application/json"),
+            status,
+        )
+        .into_response(),
+        None => warp::reply::with_status(warp::reply::json(answer), status).into_response(),
+    }
 }
 
 /// A minimal OpenID Provider on loopback: discovery, JWKS and a scripted token endpoint.
@@ -35,11 +55,17 @@ pub(crate) struct StandIn {
 
 impl StandIn {
     pub(crate) async fn start() -> StandIn {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A stand-in whose discovery document is changed by `edit` first (a userinfo endpoint
+    /// is served at `/userinfo` when the document names it).
+    pub(crate) async fn start_with(edit: impl FnOnce(&mut Value)) -> StandIn {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let issuer = format!("http://{}", listener.local_addr().unwrap());
         let signer = Signer::from_pem(Algorithm::RS256, PEM, "idp-key".into()).unwrap();
         let jwks = json!({"keys": [signer.public_jwk().unwrap()]});
-        let metadata = json!({
+        let mut metadata = json!({
             "issuer": issuer,
             "authorization_endpoint": format!("{issuer}/auth"),
             "token_endpoint": format!("{issuer}/token"),
@@ -50,41 +76,49 @@ impl StandIn {
             "id_token_signing_alg_values_supported": ["RS256"],
             "authorization_response_iss_parameter_supported": true,
         });
+        edit(&mut metadata);
         let script = Arc::new(Mutex::new(Script::default()));
         let discovery = warp::path!(".well-known" / "openid-configuration")
-            .map(move || warp::reply::json(&metadata));
-        let keys = warp::path!("jwks").map(move || warp::reply::json(&jwks));
+            .map(move || scripted(200, &metadata));
         let s = script.clone();
-        let token = warp::path!("token")
-            .and(warp::body::bytes())
-            .map(move |body: bytes::Bytes| {
-                let mut s = s.lock().unwrap();
-                s.requests.push(String::from_utf8_lossy(&body).into_owned());
-                let (status, answer) = s
-                    .answers
-                    .pop_front()
-                    .unwrap_or((500, json!({"error": "server_error"})));
-                let status = warp::http::StatusCode::from_u16(status).unwrap();
-                use warp::Reply;
-                match answer.as_str().and_then(|a| a.strip_prefix("RAW:")) {
-                    // A body that is not JSON (an HTML error page, truncated JSON).
-                    Some(raw) => warp::reply::with_status(
-                        warp::reply::with_header(
-                            raw.to_owned(),
-                            "content-type",
-                            "application/json",
-                        ),
-                        status,
-                    )
-                    .into_response(),
-                    None => {
-                        warp::reply::with_status(warp::reply::json(&answer), status).into_response()
+        let keys = warp::path!("jwks").map(move || {
+            let served = s.lock().unwrap().jwks.clone();
+            scripted(200, served.as_ref().unwrap_or(&jwks))
+        });
+        let s = script.clone();
+        let userinfo = warp::path!("userinfo").map(move || {
+            let (status, answer) = s
+                .lock()
+                .unwrap()
+                .userinfo
+                .pop_front()
+                .unwrap_or((200, json!({"sub": "alice"})));
+            scripted(status, &answer)
+        });
+        let s = script.clone();
+        let token =
+            warp::path!("token")
+                .and(warp::body::bytes())
+                .then(move |body: bytes::Bytes| {
+                    let (delay, status, answer) = {
+                        let mut s = s.lock().unwrap();
+                        s.requests.push(String::from_utf8_lossy(&body).into_owned());
+                        let (status, answer) = s
+                            .answers
+                            .pop_front()
+                            .unwrap_or((500, json!({"error": "server_error"})));
+                        (s.delay, status, answer)
+                    };
+                    async move {
+                        if let Some(d) = delay {
+                            tokio::time::sleep(d).await;
+                        }
+                        scripted(status, &answer)
                     }
-                }
-            });
+                });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
-            warp::serve(discovery.or(keys).or(token))
+            warp::serve(discovery.or(keys).or(userinfo).or(token))
                 .incoming(listener)
                 .graceful(async move {
                     let _ = rx.await;
@@ -150,9 +184,35 @@ impl StandIn {
         v
     }
 
-    /// Forgets answers not yet given.
+    /// The userinfo endpoint's next answer.
+    pub(crate) fn userinfo(&self, status: u16, body: Value) {
+        self.script
+            .lock()
+            .unwrap()
+            .userinfo
+            .push_back((status, body));
+    }
+
+    /// Serves `jwks` from now on instead of the published key (`None`: the published key).
+    pub(crate) fn serve_jwks(&self, jwks: Option<Value>) {
+        self.script.lock().unwrap().jwks = jwks;
+    }
+
+    /// The published key's public JWK.
+    pub(crate) fn public_jwk(&self) -> Value {
+        serde_json::to_value(self.signer.public_jwk().unwrap()).unwrap()
+    }
+
+    /// Makes the token endpoint wait this long before each answer.
+    pub(crate) fn delay(&self, d: std::time::Duration) {
+        self.script.lock().unwrap().delay = Some(d);
+    }
+
+    /// Forgets answers not yet given (token endpoint and userinfo).
     pub(crate) fn reset(&self) {
-        self.script.lock().unwrap().answers.clear();
+        let mut s = self.script.lock().unwrap();
+        s.answers.clear();
+        s.userinfo.clear();
     }
 
     pub(crate) fn requests(&self) -> Vec<String> {

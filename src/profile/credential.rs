@@ -110,6 +110,18 @@ pub fn with_scheme(scheme: &str, token: &str) -> Option<HeaderValue> {
     Some(v)
 }
 
+/// Whether a user name from a claim may go out in HTTP Basic: printable ASCII (inner spaces
+/// allowed), nothing around it, no `:` (RFC 7617 cannot carry one). Apps canonicalise the
+/// names they receive (trim, Unicode folding, Latin-1 or UTF-8 decoding, cut at `:`), so a
+/// name that is not already in its one plain form could land on another person's account
+/// (Authelia #12170); such a session gets no credential, and the app refuses it.
+pub fn canonical_basic_user(user: &str) -> bool {
+    !user.is_empty()
+        && user.trim() == user
+        && !user.contains(':')
+        && user.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+}
+
 /// `Basic base64(user:password)`.
 pub fn basic(user: &str, password: &str) -> Option<HeaderValue> {
     with_scheme("Basic", &STANDARD.encode(format!("{user}:{password}")))
@@ -136,9 +148,7 @@ impl Credential {
                 password,
             } => {
                 let user = claims::render(path.lookup(claims)?, ",");
-                // RFC 7617: a user name containing ':' cannot be sent.
-                (!user.is_empty() && !user.contains(':'))
-                    .then(|| basic(&user, password.expose()))?
+                canonical_basic_user(&user).then(|| basic(&user, password.expose()))?
             }
             Kind::UserToken { kind, scheme } => {
                 let token = match kind {
@@ -174,7 +184,7 @@ mod tests {
 
     #[test]
     fn simple_values_table() {
-        let claims = json!({"preferred_username": "alice", "bad": "a:b"});
+        let claims = json!({"preferred_username": "alice", "bad": "a:b", "padded": "admin ", "wide": "\u{ff41}dmin"});
         let claims = claims.as_object().unwrap();
         let basic_fixed = Kind::Basic {
             user: BasicUser::Fixed(basic("admin", "pw").unwrap()),
@@ -199,6 +209,8 @@ mod tests {
                 Some("Basic YWxpY2U6cHc="),
             ),
             (basic_claim("bad"), None),
+            (basic_claim("padded"), None),
+            (basic_claim("wide"), None),
             (basic_claim("missing"), None),
             (
                 Kind::UserToken {
