@@ -20,6 +20,8 @@ pub struct Idp {
     http: reqwest::Client,
     provider: RwLock<Option<Arc<Provider>>>,
     last_reload: Mutex<Option<Instant>>,
+    /// Why the last load failed, until one succeeds (for `/readyz`).
+    last_error: RwLock<Option<String>>,
 }
 
 impl Idp {
@@ -33,6 +35,7 @@ impl Idp {
             http: oidc::http_client()?,
             provider: RwLock::new(None),
             last_reload: Mutex::new(None),
+            last_error: RwLock::new(None),
         })
     }
 
@@ -51,11 +54,27 @@ impl Idp {
     /// # Errors
     /// [`IdpError::Discovery`] when they cannot be loaded.
     pub async fn load(&self) -> Result<Arc<Provider>, IdpError> {
-        let provider = Arc::new(Provider::discover(&self.settings, self.http.clone()).await?);
+        let loaded = Provider::discover(&self.settings, self.http.clone()).await;
+        if let Ok(mut last) = self.last_error.write() {
+            *last = loaded.as_ref().err().map(ToString::to_string);
+        }
+        let provider = Arc::new(loaded?);
         if let Ok(mut slot) = self.provider.write() {
             *slot = Some(provider.clone());
         }
         Ok(provider)
+    }
+
+    /// Why the IdP is not usable right now: `None` once its metadata is loaded (a later
+    /// failed reload keeps the loaded keys in use), else the last load's failure.
+    pub fn problem(&self) -> Option<String> {
+        if self.current().is_some() {
+            return None;
+        }
+        let last = self.last_error.read().ok().and_then(|e| e.clone());
+        Some(last.unwrap_or_else(|| {
+            "the IdP's metadata is not loaded yet (sidegate keeps trying)".into()
+        }))
     }
 
     /// Reloads the metadata and keys (after an unknown signing key), at most once a minute;

@@ -164,20 +164,41 @@ async fn finish_login<S: SessionStore>(
     Ok(r)
 }
 
-/// `GET /readyz`: 200 when the store answers and the IdP metadata is loaded.
+/// `GET /readyz`: 200 when the store answers and the IdP metadata is loaded, else 503; the
+/// small JSON body names each dependency with its state and, when not ready, why.
 pub async fn readyz<S: SessionStore>(app: Arc<App<S>>) -> Result<Response, Error> {
-    let store = app.sessions.store().ping().await;
-    let idp = app.idp.current().is_some();
-    if let Err(e) = &store {
-        tracing::warn!(cause = %e, "not ready: the session store does not answer");
+    let store = app.sessions.store().ping().await.err().map(|e| {
+        format!("{e}; check SIDEGATE_REDIS_URL and that Redis is up and reachable from here")
+    });
+    let idp = app.idp.problem();
+    for (what, why) in [("the session store", &store), ("the IdP", &idp)] {
+        if let Some(why) = why {
+            tracing::warn!(cause = %crate::logged::capped(why), "not ready: {what} is not usable");
+        }
     }
-    if !idp {
-        tracing::warn!("not ready: the IdP's metadata is not loaded yet");
+    let check = |why: &Option<String>| match why {
+        None => serde_json::json!({"ready": true}),
+        Some(w) => serde_json::json!({"ready": false, "reason": w}),
+    };
+    let ready = store.is_none() && idp.is_none();
+    let body = serde_json::json!({
+        "ready": ready,
+        "store": check(&store),
+        "idp": check(&idp),
+    });
+    let mut r = Response::new(body.to_string().into());
+    if !ready {
+        *r.status_mut() = warp::http::StatusCode::SERVICE_UNAVAILABLE;
     }
-    match (store, idp) {
-        (Ok(()), true) => Ok(ok_page("ready", "ready")),
-        _ => Err(Error::NotReady),
-    }
+    r.headers_mut().insert(
+        warp::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut().insert(
+        warp::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    Ok(r)
 }
 
 /// `/shim/<app>/<path>`: the profile's fixed response for that path.

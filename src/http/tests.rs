@@ -228,6 +228,12 @@ async fn start_callback_and_logout_refuse_bad_input() {
     );
     let r = warp::test::request().path("/readyz").reply(&routes).await;
     assert_eq!(r.status(), 503, "IdP not loaded");
+    let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"ready": false, "store": {"ready": true},
+            "idp": {"ready": false, "reason": "the IdP's metadata is not loaded yet (sidegate keeps trying)"}})
+    );
     let r = warp::test::request().path("/logout").reply(&routes).await;
     let cleared = r.headers().get("set-cookie").unwrap().to_str().unwrap();
     assert!(

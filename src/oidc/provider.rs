@@ -53,6 +53,42 @@ pub fn http_client() -> Result<reqwest::Client, IdpError> {
         .map_err(|e| IdpError::Discovery(e.to_string()))
 }
 
+/// Why discovery failed, in words a person can act on: the issuer the IdP states when it
+/// is another spelling, or what answered instead of a discovery document.
+async fn explain(configured: &str, http: &Capped, cause: String) -> String {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        configured.trim_end_matches('/')
+    );
+    let Ok(request) = http::Request::get(&url).body(Vec::new()) else {
+        return cause;
+    };
+    let answer = match openidconnect::AsyncHttpClient::call(http, request).await {
+        Ok(a) => a,
+        Err(e) => {
+            return format!(
+                "the IdP cannot be reached at {url} ({}); check SIDEGATE_ISSUER_URL and that the IdP is up and reachable from here",
+                error_chain(&e)
+            )
+        }
+    };
+    if !answer.status().is_success() {
+        return format!(
+            "the IdP answered {} for {url}; SIDEGATE_ISSUER_URL must be the issuer itself (without /.well-known/…), exactly as the IdP states it",
+            answer.status().as_u16()
+        );
+    }
+    let stated = serde_json::from_slice::<serde_json::Value>(answer.body())
+        .ok()
+        .and_then(|d| d.get("issuer").and_then(|i| i.as_str()).map(str::to_owned));
+    match stated {
+        Some(stated) if stated != configured => format!(
+            "issuer mismatch: the IdP says `{stated}`; set SIDEGATE_ISSUER_URL to exactly that (it is `{configured}`)"
+        ),
+        _ => format!("the IdP's discovery document or keys are not usable: {cause}"),
+    }
+}
+
 impl Provider {
     /// Loads the issuer's discovery document and keys.
     ///
@@ -62,9 +98,13 @@ impl Provider {
         let issuer = IssuerUrl::new(config.issuer_url.clone())
             .map_err(|e| IdpError::Discovery(e.to_string()))?;
         let http = Capped(http);
-        let metadata = Metadata::discover_async(issuer, &http)
-            .await
-            .map_err(|e| IdpError::Discovery(error_chain(&e)))?;
+        let metadata = match Metadata::discover_async(issuer, &http).await {
+            Ok(m) => m,
+            Err(e) => {
+                let why = explain(&config.issuer_url, &http, error_chain(&e)).await;
+                return Err(IdpError::Discovery(why));
+            }
+        };
         let end_session = metadata.additional_metadata().end_session_endpoint.clone();
         let sends_iss = metadata
             .additional_metadata()

@@ -407,3 +407,48 @@ async fn an_idp_answer_over_the_cap_is_refused_not_buffered() {
         "half the cap is fine"
     );
 }
+
+#[tokio::test]
+async fn a_failed_discovery_says_what_to_do() {
+    // The IdP states its issuer with a trailing slash; the configuration has none.
+    let idp = StandIn::start_with(|m| {
+        m["issuer"] = format!("{}/", m["issuer"].as_str().unwrap()).into();
+    })
+    .await;
+    let e = Provider::discover(&idp.settings(), http_client().unwrap())
+        .await
+        .err()
+        .unwrap();
+    let want = format!(
+        "issuer mismatch: the IdP says `{}/`; set SIDEGATE_ISSUER_URL to exactly that",
+        idp.issuer
+    );
+    assert!(e.to_string().contains(&want), "{e}");
+
+    // A path that is not the issuer (the discovery URL itself pasted in).
+    let mut pasted = idp.settings();
+    pasted.issuer_url = format!("{}/.well-known/openid-configuration", idp.issuer);
+    let e = Provider::discover(&pasted, http_client().unwrap())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string().contains("the IdP answered 404")
+            && e.to_string().contains("without /.well-known/"),
+        "{e}"
+    );
+
+    // Nothing listens there.
+    let mut down = idp.settings();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    down.issuer_url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let e = Provider::discover(&down, http_client().unwrap())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string().contains("the IdP cannot be reached at"),
+        "{e}"
+    );
+}

@@ -27,6 +27,16 @@ async fn status(url: &str) -> StatusCode {
         .status()
 }
 
+/// `/readyz`'s JSON body.
+async fn readiness(base: &str) -> serde_json::Value {
+    reqwest::get(format!("{base}/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn eventually_ready(base: &str, limit: Duration) {
     let deadline = Instant::now() + limit;
     while status(&format!("{base}/readyz")).await != StatusCode::OK {
@@ -47,6 +57,27 @@ async fn idp_down_at_startup_then_up() {
         status(&format!("{base}/readyz")).await,
         StatusCode::SERVICE_UNAVAILABLE
     );
+    // It says why, and what to do; a first attempt may still be under way.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let why = loop {
+        let r = readiness(&base).await;
+        let reason = r["idp"]["reason"].as_str().unwrap_or_default().to_owned();
+        if reason.contains("cannot be reached") || Instant::now() > deadline {
+            assert_eq!(
+                (&r["ready"], &r["store"]["ready"]),
+                (&false.into(), &true.into()),
+                "{r}"
+            );
+            break reason;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        why.contains(&format!(
+            "the IdP cannot be reached at {issuer}/.well-known/openid-configuration"
+        )) && why.contains("check SIDEGATE_ISSUER_URL"),
+        "{why}"
+    );
     let start = format!("{base}/start?rd=http%3A%2F%2Fapp.example.test%2F");
     let page = reqwest::get(&start).await.unwrap();
     assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -63,6 +94,10 @@ async fn idp_down_at_startup_then_up() {
 
     let _idp = Idp::start_on(idp_port, &[format!("{public}/callback")], &[]).await;
     eventually_ready(&base, Duration::from_secs(60)).await;
+    assert_eq!(
+        readiness(&base).await,
+        serde_json::json!({"ready": true, "store": {"ready": true}, "idp": {"ready": true}})
+    );
     let r = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -94,6 +129,9 @@ async fn redis_down_fails_closed_then_recovers() {
         status(&format!("{base}/readyz")).await,
         StatusCode::SERVICE_UNAVAILABLE
     );
+    let r = readiness(&base).await;
+    let why = r["store"]["reason"].as_str().unwrap_or_default();
+    assert!(why.contains("check SIDEGATE_REDIS_URL"), "{r}");
     // A request with a session cookie cannot be checked: 503, never a 2xx.
     assert_eq!(
         status(&format!("{base}/auth")).await,
