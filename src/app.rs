@@ -30,6 +30,18 @@ pub struct App<S> {
     pub idp: Arc<Idp>,
     /// Token refresh, one at a time per session.
     pub refresher: Refresher,
+    /// What operators watch (`SIDEGATE_METRICS_LISTEN`).
+    pub metrics: crate::metrics::Metrics,
+}
+
+impl<S: SessionStore> App<S> {
+    /// The metrics' text exposition, with the counts the cache and the IdP keep.
+    pub fn render_metrics(&self) -> String {
+        self.metrics.render(crate::metrics::Kept {
+            cache: self.sessions.cache().map(|c| c.lookups()),
+            keys_reloaded: self.idp.reloads(),
+        })
+    }
 }
 
 impl<S: SessionStore> App<S> {
@@ -51,12 +63,16 @@ impl<S: SessionStore> App<S> {
             (None, Some(file)) => Some(crate::apikey::Backend::File(file.clone())),
             (None, None) => None,
         };
+        let idp = Arc::new(Idp::new(IdpSettings::from_config(&config))?);
+        let metrics = crate::metrics::Metrics::new(
+            std::iter::once(config.profiles.default_profile().name.as_str())
+                .chain(config.profiles.named().into_iter().map(|p| p.name.as_str())),
+        );
         let mut sessions = Sessions::new(store, keys.clone(), config.session_idle_timeout);
         if let Some(cache) = cache {
             sessions = sessions.with_cache(cache);
         }
         let needed_claims = config.profiles.needed_claims().to_vec();
-        let idp = Arc::new(Idp::new(IdpSettings::from_config(&config))?);
         let refresher = Refresher::new(&config, idp.clone(), clock.clone(), needed_claims.clone());
         Ok(Arc::new(Self {
             idp,
@@ -68,6 +84,7 @@ impl<S: SessionStore> App<S> {
             needed_claims,
             apikeys,
             mint: Default::default(),
+            metrics,
         }))
     }
 }

@@ -22,6 +22,8 @@ pub struct Idp {
     last_reload: Mutex<Option<Instant>>,
     /// Why the last load failed, until one succeeds (for `/readyz`).
     last_error: RwLock<Option<String>>,
+    /// Successful loads after the first (key rotation, the periodic refresh).
+    reloads: std::sync::atomic::AtomicU64,
 }
 
 impl Idp {
@@ -36,6 +38,7 @@ impl Idp {
             provider: RwLock::new(None),
             last_reload: Mutex::new(None),
             last_error: RwLock::new(None),
+            reloads: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -60,9 +63,17 @@ impl Idp {
         }
         let provider = Arc::new(loaded?);
         if let Ok(mut slot) = self.provider.write() {
-            *slot = Some(provider.clone());
+            if slot.replace(provider.clone()).is_some() {
+                self.reloads
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         Ok(provider)
+    }
+
+    /// Successful loads after the first (key rotation, the periodic refresh).
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Why the IdP is not usable right now: `None` once its metadata is loaded (a later

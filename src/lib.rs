@@ -72,6 +72,7 @@ pub mod idp;
 pub mod idp_jwt;
 pub mod logged;
 pub mod logout;
+pub mod metrics;
 pub mod oidc;
 pub mod policy;
 pub mod profile;
@@ -108,6 +109,14 @@ pub enum StartError {
     /// The HTTP client for the IdP cannot be built.
     #[error(transparent)]
     Idp(#[from] oidc::IdpError),
+    /// The metrics listener cannot be opened.
+    #[error("cannot listen for metrics on {addr}: {cause}; check SIDEGATE_METRICS_LISTEN and that the port is free")]
+    Metrics {
+        /// `SIDEGATE_METRICS_LISTEN`.
+        addr: std::net::SocketAddr,
+        /// Why.
+        cause: std::io::Error,
+    },
 }
 
 /// Serves sidegate on `listener` until `shutdown` completes, with the system clock.
@@ -169,6 +178,20 @@ async fn serve<S: SessionStore>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let app = App::new(config, store, cache, clock)?;
+    let metrics = match app.config.metrics_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|cause| StartError::Metrics { addr, cause })?;
+            tracing::info!(%addr, "metrics are served at /metrics");
+            Some(tokio::spawn(
+                warp::serve(http::routes::metrics(app.clone()))
+                    .incoming(listener)
+                    .run(),
+            ))
+        }
+        None => None,
+    };
     let discovery = tokio::spawn(app.idp.clone().keep_discovering());
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "sidegate is listening");
@@ -179,5 +202,8 @@ async fn serve<S: SessionStore>(
         .run()
         .await;
     discovery.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! code exchange, ID-token checks, refresh, userinfo) and the types it hands around.
 
 mod capped;
+mod explain;
 mod provider;
 mod types;
 

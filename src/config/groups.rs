@@ -26,6 +26,7 @@ pub(super) fn validate(v: &Vars, all: &HashMap<String, String>) -> Result<Config
     let mut p = Vec::new();
     let headers = parse_headers(v, &mut p);
     let listen = parse::parse_listen(v.get("LISTEN"), &mut p);
+    let metrics_listen = parse::parse_metrics_listen(v.get("METRICS_LISTEN"), listen, &mut p);
     let public_url = parse::parse_public_url(v.get("PUBLIC_URL"), &mut p);
     let idp = idp(v, &mut p);
     let cookies = cookies(v, public_url.as_ref(), &mut p);
@@ -45,6 +46,7 @@ pub(super) fn validate(v: &Vars, all: &HashMap<String, String>) -> Result<Config
         (Some(profiles), Some(public_url), Some(idp), Some(cookies)) if p.is_empty() => {
             Ok(Config {
                 listen,
+                metrics_listen,
                 public_url,
                 issuer_url: idp.issuer_url,
                 client_id: idp.client_id,

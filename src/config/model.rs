@@ -39,6 +39,8 @@ pub struct CookieSettings {
 pub struct Config {
     /// Address to serve on.
     pub listen: SocketAddr,
+    /// Where `/metrics` is served (its own listener); off when `None`.
+    pub metrics_listen: Option<SocketAddr>,
     /// How browsers reach sidegate, without a trailing slash.
     pub public_url: Url,
     /// OIDC issuer, exactly as the IdP states it.

@@ -71,6 +71,30 @@ pub(super) fn parse_listen(v: Option<&str>, p: &mut Vec<String>) -> SocketAddr {
     }
 }
 
+/// `SIDEGATE_METRICS_LISTEN`: off when unset; never the public listener's port.
+pub(super) fn parse_metrics_listen(
+    v: Option<&str>,
+    listen: SocketAddr,
+    p: &mut Vec<String>,
+) -> Option<SocketAddr> {
+    let s = v.map(str::trim).filter(|s| !s.is_empty())?;
+    let Ok(addr) = s.parse::<SocketAddr>() else {
+        p.push(format!(
+            "SIDEGATE_METRICS_LISTEN: `{s}` is not address:port; use e.g. 127.0.0.1:9464, or 0.0.0.0:9464 for a Prometheus on another host"
+        ));
+        return None;
+    };
+    let overlaps = addr.port() == listen.port()
+        && (addr.ip() == listen.ip() || addr.ip().is_unspecified() || listen.ip().is_unspecified());
+    if overlaps {
+        p.push(format!(
+            "SIDEGATE_METRICS_LISTEN: `{s}` is the public listener (SIDEGATE_LISTEN={listen}); metrics are served on a listener of their own, so choose another port"
+        ));
+        return None;
+    }
+    Some(addr)
+}
+
 pub(super) fn parse_public_url(v: Option<&str>, p: &mut Vec<String>) -> Option<Url> {
     let s = match v.map(str::trim) {
         Some(s) if !s.is_empty() => s,

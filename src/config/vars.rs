@@ -58,6 +58,10 @@ const MASK: &str = "***SECRET***";
 /// Every variable, in the order `check-config` prints them.
 pub const VARS: &[Var] = &[
     var("LISTEN", |c| c.listen.to_string()),
+    var("METRICS_LISTEN", |c| {
+        c.metrics_listen
+            .map_or_else(|| "(off)".to_owned(), |a| a.to_string())
+    }),
     var("PUBLIC_URL", |c| c.public_base().to_owned()),
     var("ISSUER_URL", |c| c.issuer_url.clone()),
     var("CLIENT_ID", |c| c.client_id.clone()),

@@ -142,6 +142,14 @@ pub enum Decision {
     AllowEndingSession,
 }
 
+/// Refused: the app has a methods rule and the proxy did not say the method.
+pub const METHOD_UNKNOWN: &str = "the proxy did not say the request's method (X-Forwarded-Method, or X-Original-Method for nginx), which this app's methods rule needs";
+/// Refused: the method is not among the app's.
+pub const METHOD_REFUSED: &str = "the method is not allowed for this app";
+/// Refused: a login could not come back to the app's host.
+pub const RETURN_URL_REFUSED: &str =
+    "the app's host is not in SIDEGATE_ALLOWED_REDIRECT_DOMAINS, so a login could not return there";
+
 /// Decides one forward-auth check under an app's `rules`. A refused key or bearer token is
 /// refused before anything else, bypass paths included.
 pub fn decide(
@@ -159,12 +167,12 @@ pub fn decide(
     };
     if rules.methods.is_some() && !request.method_given {
         return Decision::Forbidden {
-            reason: "the proxy did not say the request's method (X-Forwarded-Method, or X-Original-Method for nginx), which this app's methods rule needs",
+            reason: METHOD_UNKNOWN,
         };
     }
     if !rules.method_allowed(&request.method) {
         return Decision::Forbidden {
-            reason: "the method is not allowed for this app",
+            reason: METHOD_REFUSED,
         };
     }
     if rules.is_logout_path(&request.uri) {
@@ -196,7 +204,7 @@ pub fn decide(
     match redirect::validate(&return_to, allowed_domains) {
         Ok(()) => Decision::Login { return_to },
         Err(_) => Decision::Forbidden {
-            reason: "the app's host is not in SIDEGATE_ALLOWED_REDIRECT_DOMAINS, so a login could not return there",
+            reason: RETURN_URL_REFUSED,
         },
     }
 }

@@ -40,6 +40,37 @@ pub struct Asked<'a> {
     pub presented: Presentation<'a>,
 }
 
+/// Refused: the app's credentials are chosen by group and none is for this user.
+pub const NO_CREDENTIAL: &str =
+    "the app's credentials are chosen by group, and none is for this user's groups";
+
+/// The metrics reason for a verdict.
+pub fn reason(verdict: &Verdict) -> crate::metrics::Reason {
+    use crate::metrics::Reason as R;
+    match verdict {
+        Verdict::Allow { identity: None, .. } => R::Bypass,
+        Verdict::Allow {
+            identity: Some(p), ..
+        } => match p.proof {
+            Proof::Session { .. } => R::Session,
+            Proof::Bearer => R::Bearer,
+            Proof::ApiKey { .. } => R::ApiKey,
+        },
+        Verdict::Login { start } if start.contains("/logout") => R::AppLogout,
+        Verdict::Login { .. } | Verdict::Deny(Denial::Unauthenticated { .. }) => R::NoSession,
+        Verdict::Deny(Denial::Credential(r)) => match r.what {
+            Presenter::ApiKey => R::BadKey,
+            Presenter::Bearer => R::BadBearer,
+        },
+        Verdict::Deny(Denial::Forbidden { reason, .. }) => match *reason {
+            decide::METHOD_UNKNOWN | decide::METHOD_REFUSED => R::Method,
+            decide::RETURN_URL_REFUSED => R::ReturnUrl,
+            NO_CREDENTIAL => R::NoCredential,
+            _ => R::Rule,
+        },
+    }
+}
+
 /// sidegate's own login entry for `return_to`: always absolute.
 pub fn start_url<S>(app: &App<S>, return_to: &str) -> String {
     let rd: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
@@ -103,6 +134,7 @@ pub async fn check<S: SessionStore>(
         if let Some((ticket, _)) = identify::live_session(app, &asked.presented.cookies).await? {
             if app.sessions.delete(&ticket).await? {
                 tracing::info!(ticket_id = %ticket.id(), app = %profile.name, "signed out by the app's own logout endpoint");
+                app.metrics.logout(crate::metrics::LogoutKind::App, 1);
             }
         }
     }
@@ -110,7 +142,7 @@ pub async fn check<S: SessionStore>(
         Decision::Allow | Decision::AllowEndingSession => {
             match principal {
                 Some(p) if matches!(chosen, Some(Err(_))) => {
-                    let reason = "the app's credentials are chosen by group, and none is for this user's groups";
+                    let reason = NO_CREDENTIAL;
                     tracing::warn!(subject = %capped(&p.subject), app = %profile.name, rule = reason, "access refused");
                     Verdict::Deny(Denial::Forbidden {
                         reason,

@@ -15,6 +15,7 @@ use crate::app::App;
 use crate::error::Error;
 use crate::forwarded::{self, Family};
 use crate::gate::{self, Asked, ClientHints, Denial, Presentation, Verdict};
+use crate::metrics::{Outcome, Reason};
 use crate::store::SessionStore;
 
 /// Which proxy calls an auth endpoint, which decides how a login is answered.
@@ -30,44 +31,83 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The forward-auth check for the profile named in the path (`None`: the default one).
+/// The forward-auth check for the profile named in the path (`None`: the default one),
+/// counted in the metrics with its outcome, reason and time.
 pub async fn auth<S: SessionStore>(
-    (kind, app_name): (ProxyKind, Option<String>),
+    target: (ProxyKind, Option<String>),
     app: Arc<App<S>>,
     peer: Option<IpAddr>,
     headers: HeaderMap,
 ) -> Result<Response, Response> {
+    let started = std::time::Instant::now();
+    let mut counted = ("", Reason::BadForwarded);
+    let answer = check(target, &app, peer, &headers, &mut counted).await;
+    let r = match &answer {
+        Ok(r) | Err(r) => r,
+    };
+    let outcome = match r.status().as_u16() {
+        200..=299 => Outcome::Allow,
+        302 => Outcome::Login,
+        401 if r.headers().contains_key(warp::http::header::LOCATION) => Outcome::Login,
+        401 => Outcome::Unauthorized,
+        403 => Outcome::Forbidden,
+        500..=599 => Outcome::Error,
+        _ => Outcome::BadRequest,
+    };
+    let (name, reason) = counted;
+    app.metrics
+        .decision(name, outcome, reason, started.elapsed().as_secs_f64());
+    answer
+}
+
+/// The check itself; `counted` is set to the app and the reason as they become known.
+async fn check<'a, S: SessionStore>(
+    (kind, app_name): (ProxyKind, Option<String>),
+    app: &'a App<S>,
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    counted: &mut (&'a str, Reason),
+) -> Result<Response, Response> {
     let bodyless = |e: Error| Bodyless(e).into_response();
     let public_host = app.config.public_url.host_str().unwrap_or_default();
-    forwarded::subrequest_only(&headers, public_host)
-        .map_err(|e| bodyless(Error::BadForwardedRequest(e)))?;
+    let refused = |e: forwarded::ForwardedError| match e {
+        forwarded::ForwardedError::UntrustedPeer => Reason::UntrustedProxy,
+        _ => Reason::BadForwarded,
+    };
+    forwarded::subrequest_only(headers, public_host).map_err(|e| {
+        counted.1 = refused(e);
+        bodyless(Error::BadForwardedRequest(e))
+    })?;
     let family = match kind {
         ProxyKind::Redirecting => Family::Forwarded,
         ProxyKind::Nginx => Family::Original,
     };
-    let request = forwarded::parse(peer, &headers, &app.config.trusted_proxies, family)
-        .map_err(|e| bodyless(Error::BadForwardedRequest(e)))?;
-    let profile = app
-        .config
-        .profiles
-        .get(app_name.as_deref())
-        .ok_or_else(|| bodyless(Error::UnknownApp(app_name.clone().unwrap_or_default())))?;
+    let request =
+        forwarded::parse(peer, headers, &app.config.trusted_proxies, family).map_err(|e| {
+            counted.1 = refused(e);
+            bodyless(Error::BadForwardedRequest(e))
+        })?;
+    let Some(profile) = app.config.profiles.get(app_name.as_deref()) else {
+        counted.1 = Reason::UnknownApp;
+        return Err(bodyless(Error::UnknownApp(app_name.unwrap_or_default())));
+    };
+    *counted = (profile.name.as_str(), Reason::StoreError);
     let asked = Asked {
         request: &request,
         hints: ClientHints {
-            sec_fetch_mode: header(&headers, "sec-fetch-mode"),
-            accept: header(&headers, "accept"),
-            upgrade: header(&headers, "upgrade"),
+            sec_fetch_mode: header(headers, "sec-fetch-mode"),
+            accept: header(headers, "accept"),
+            upgrade: header(headers, "upgrade"),
         },
         presented: Presentation {
-            authorization: header(&headers, "authorization"),
+            authorization: header(headers, "authorization"),
             apikey_header: app
                 .config
                 .apikey_header
                 .as_ref()
                 .and_then(|h| headers.get(h))
                 .and_then(|v| v.to_str().ok()),
-            cookies: super::handlers::cookie_headers(&headers).collect(),
+            cookies: super::handlers::cookie_headers(headers).collect(),
             raw_cookies: headers
                 .get_all(warp::http::header::COOKIE)
                 .iter()
@@ -75,9 +115,10 @@ pub async fn auth<S: SessionStore>(
                 .collect(),
         },
     };
-    let verdict = gate::check(&app, profile, asked)
+    let verdict = gate::check(app, profile, asked)
         .await
         .map_err(|e| bodyless(Error::Store(e)))?;
+    counted.1 = gate::reason(&verdict);
     Ok(match (verdict, kind) {
         (Verdict::Allow { headers, .. }, _) => ok_with(headers),
         (Verdict::Login { start }, ProxyKind::Redirecting) => found(&start),

@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::claims;
 use crate::cookies;
 use crate::error::Error;
+use crate::metrics::LoginResult;
 use crate::oidc::{IdpError, LoginState};
 use crate::redirect;
 use crate::session::Session;
@@ -66,7 +67,9 @@ pub async fn callback<S: SessionStore>(
     headers: HeaderMap,
 ) -> Response {
     let state = params.get("state").cloned().unwrap_or_default();
-    let mut r = match finish_login(&app, &params, &headers, &state).await {
+    let finished = finish_login(&app, &params, &headers, &state).await;
+    app.metrics.login(login_result(finished.as_ref().err()));
+    let mut r = match finished {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
@@ -74,6 +77,18 @@ pub async fn callback<S: SessionStore>(
         add_cookie(&mut r, &cookies::login_clear(&app.config.cookie, &state));
     }
     r
+}
+
+/// How a login ended, for the metrics.
+fn login_result(e: Option<&Error>) -> LoginResult {
+    match e {
+        None => LoginResult::Success,
+        Some(Error::LoginRefused(_) | Error::Idp(IdpError::CodeRefused(_))) => LoginResult::Refused,
+        Some(Error::Idp(IdpError::IdToken(_) | IdpError::UnknownKey)) => LoginResult::Unverified,
+        Some(Error::Idp(_) | Error::IdpUnavailable) => LoginResult::IdpError,
+        Some(Error::Store(_)) => LoginResult::StoreError,
+        Some(_) => LoginResult::InvalidState,
+    }
 }
 
 async fn finish_login<S: SessionStore>(

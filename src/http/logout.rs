@@ -16,6 +16,7 @@ use crate::cookies;
 use crate::error::Error;
 use crate::idp_jwt::JwtRefusal;
 use crate::logout::{self, LogoutRefusal};
+use crate::metrics::LogoutKind;
 use crate::session::Ticket;
 use crate::store::SessionStore;
 
@@ -59,9 +60,11 @@ pub async fn logout<S: SessionStore>(
         if everywhere {
             let ended = app.sessions.revoke("sub", &session.sub).await?;
             tracing::info!(ticket_id = %ticket.id(), sessions = ended, "signed out everywhere");
+            app.metrics.logout(LogoutKind::User, ended);
         }
         if app.sessions.delete(&ticket).await? {
             tracing::info!(ticket_id = %ticket.id(), "signed out");
+            app.metrics.logout(LogoutKind::User, 1);
         }
     }
     let at_idp = match (app.config.logout_at_idp, app.idp.current(), id_token) {
@@ -140,6 +143,7 @@ pub async fn backchannel<S: SessionStore>(
         by_sid = request.sid.is_some(),
         "back-channel logout"
     );
+    app.metrics.logout(LogoutKind::BackChannel, ended);
     Ok(json(serde_json::json!({})))
 }
 
@@ -175,5 +179,6 @@ pub async fn admin_revoke<S: SessionStore>(
         .await
         .map_err(|e| OidcJson(Error::Store(e)))?;
     tracing::info!(sessions = n, "operator ended a user's sessions");
+    app.metrics.logout(LogoutKind::Admin, n);
     Ok(json(serde_json::json!({"revoked": n})))
 }

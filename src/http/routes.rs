@@ -11,6 +11,27 @@ use crate::app::App;
 use crate::error::{Error, RequestProblem};
 use crate::store::SessionStore;
 
+/// The metrics listener's only route: `GET /metrics`, the text exposition.
+pub fn metrics<S: SessionStore>(
+    app: Arc<App<S>>,
+) -> impl Filter<Extract = (impl Reply,), Error = std::convert::Infallible> + Clone {
+    warp::path!("metrics")
+        .and(warp::get())
+        .map(move || {
+            warp::reply::with_header(
+                app.render_metrics(),
+                "content-type",
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
+            .into_response()
+        })
+        .or(warp::any().map(|| {
+            warp::reply::with_status("only GET /metrics here", warp::http::StatusCode::NOT_FOUND)
+                .into_response()
+        }))
+        .unify()
+}
+
 /// Every route of sidegate.
 pub fn routes<S: SessionStore>(
     app: Arc<App<S>>,

@@ -153,6 +153,11 @@ impl Profiles {
         }
     }
 
+    /// The profile for `/auth` alone.
+    pub fn default_profile(&self) -> &Arc<Profile> {
+        &self.default
+    }
+
     /// Named profiles, sorted by name.
     pub fn named(&self) -> Vec<&Arc<Profile>> {
         let mut v: Vec<&Arc<Profile>> = self.apps.values().collect();

@@ -31,6 +31,10 @@ pub struct SessionCache {
     entries: moka::sync::Cache<String, ([u8; 32], Arc<Session>)>,
     epoch: AtomicU64,
     live: AtomicBool,
+    /// Lookups while live answered from the cache (for the metrics).
+    hits: AtomicU64,
+    /// Lookups while live the store had to answer.
+    misses: AtomicU64,
 }
 
 impl SessionCache {
@@ -43,6 +47,8 @@ impl SessionCache {
                 .build(),
             epoch: AtomicU64::new(0),
             live: AtomicBool::new(false),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -52,8 +58,28 @@ impl SessionCache {
         if !self.live.load(Ordering::Acquire) {
             return None;
         }
-        let (fingerprint, session) = self.entries.get(ticket.id())?;
-        bool::from(fingerprint.ct_eq(&ticket.fingerprint())).then(|| Session::clone(&session))
+        let found = self
+            .entries
+            .get(ticket.id())
+            .filter(|(fingerprint, _)| bool::from(fingerprint.ct_eq(&ticket.fingerprint())));
+        match found {
+            Some((_, session)) => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Some(Session::clone(&session))
+            }
+            None => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Lookups so far while live: (hits, misses).
+    pub fn lookups(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     /// Take this before reading the store; pass it to [`insert`](Self::insert) after.

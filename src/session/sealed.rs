@@ -38,6 +38,11 @@ impl<S: SessionStore> Sessions<S> {
         self
     }
 
+    /// The session cache, when one is in front of the store.
+    pub fn cache(&self) -> Option<&SessionCache> {
+        self.cache.as_deref()
+    }
+
     /// The underlying store.
     pub fn store(&self) -> &S {
         &self.store

@@ -18,6 +18,7 @@ mod harness;
 mod ingress;
 mod logout;
 mod machine;
+mod metrics;
 mod recipes;
 mod refresh;
 mod startup;

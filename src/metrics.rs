@@ -1,0 +1,349 @@
+//! Prometheus metrics (the `metrics` crate with metrics-exporter-prometheus, whose text
+//! exposition is served), on their own listener (`SIDEGATE_METRICS_LISTEN`), never on the
+//! public one.
+//!
+//! Label values come only from configuration (app names) and closed sets (the enums below):
+//! never a user, a path or a token. Each App has its own recorder (no global state). A check
+//! finds its counter handle under a read lock by a `Copy` key and adds to an atomic; app
+//! names are interned once at startup, so counting allocates nothing.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder, SharedString, Unit};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+static META: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// How a forward-auth check ended.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Outcome {
+    /// Let through (2xx).
+    Allow,
+    /// Sent to sign in (302, or nginx's 401 with `Location`).
+    Login,
+    /// 401.
+    Unauthorized,
+    /// 403.
+    Forbidden,
+    /// Another 4xx (a malformed request, an unknown app).
+    BadRequest,
+    /// 5xx.
+    Error,
+}
+
+/// Why, from a closed set.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Reason {
+    /// Allowed with a session.
+    Session,
+    /// Allowed with an API key.
+    ApiKey,
+    /// Allowed with an IdP bearer token.
+    Bearer,
+    /// A bypass path.
+    Bypass,
+    /// The app's own logout endpoint (sent through `/logout`).
+    AppLogout,
+    /// No valid session (none, expired, idle, revoked).
+    NoSession,
+    /// A refused API key.
+    BadKey,
+    /// A refused bearer token.
+    BadBearer,
+    /// The app's rules refuse this user.
+    Rule,
+    /// The method is not allowed, or the proxy did not say it.
+    Method,
+    /// The app's credentials are chosen by group, and none is for this user.
+    NoCredential,
+    /// The app's host is not an allowed return URL.
+    ReturnUrl,
+    /// The peer is not a trusted proxy.
+    UntrustedProxy,
+    /// Forwarded headers missing, repeated or malformed.
+    BadForwarded,
+    /// The path names no app profile.
+    UnknownApp,
+    /// The session store failed.
+    StoreError,
+}
+
+/// How a login ended.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum LoginResult {
+    /// A session was made.
+    Success,
+    /// The state, code or callback was refused (a replay, a forged or stale callback).
+    InvalidState,
+    /// The IdP refused the login (`error=` on the callback, the code refused).
+    Refused,
+    /// The IdP's answer could not be verified (ID-token checks).
+    Unverified,
+    /// The IdP could not be reached or answered nonsense.
+    IdpError,
+    /// The store failed.
+    StoreError,
+}
+
+/// How sessions ended.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum LogoutKind {
+    /// `/logout` in the browser (`everywhere` counts every session it ends).
+    User,
+    /// The IdP's back-channel logout token.
+    BackChannel,
+    /// `POST /admin/sessions/revoke`.
+    Admin,
+    /// A fetch to an app's own logout endpoint (`logout_paths`).
+    App,
+}
+
+/// snake_case label values for the closed sets.
+macro_rules! label_values {
+    ($($t:ty => { $($v:ident => $s:literal),* $(,)? })*) => {$(
+        impl $t {
+            /// The label value.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Self::$v => $s),* }
+            }
+            /// Every value, in order.
+            pub const ALL: &'static [Self] = &[$(Self::$v),*];
+        }
+    )*};
+}
+
+label_values! {
+    Outcome => { Allow => "allow", Login => "login", Unauthorized => "unauthorized", Forbidden => "forbidden", BadRequest => "bad_request", Error => "error" }
+    Reason => { Session => "session", ApiKey => "api_key", Bearer => "bearer", Bypass => "bypass", AppLogout => "app_logout", NoSession => "no_session", BadKey => "bad_key", BadBearer => "bad_bearer", Rule => "rule", Method => "method", NoCredential => "no_credential", ReturnUrl => "return_url", UntrustedProxy => "untrusted_proxy", BadForwarded => "bad_forwarded", UnknownApp => "unknown_app", StoreError => "store_error" }
+    LoginResult => { Success => "success", InvalidState => "invalid_state", Refused => "refused", Unverified => "unverified", IdpError => "idp_error", StoreError => "store_error" }
+    LogoutKind => { User => "user", BackChannel => "back_channel", Admin => "admin", App => "app" }
+}
+
+/// Counts other parts keep themselves, read when the metrics are rendered.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Kept {
+    /// Session-cache hits and misses, when the cache is on.
+    pub cache: Option<(u64, u64)>,
+    /// Reloads of the IdP's metadata and keys after the first load.
+    pub keys_reloaded: u64,
+}
+
+/// The app label for checks that name no configured profile.
+const UNKNOWN_APP: &str = "(unknown)";
+
+const DECISIONS: &str = "sidegate_auth_decisions_total";
+const AUTH_SECONDS: &str = "sidegate_auth_duration_seconds";
+const LOGINS: &str = "sidegate_logins_total";
+const LOGOUTS: &str = "sidegate_logouts_total";
+const CACHE: &str = "sidegate_session_cache_lookups_total";
+const RELOADS: &str = "sidegate_idp_keys_reloaded_total";
+const BUILD: &str = "sidegate_build_info";
+
+/// Every metric sidegate keeps.
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    apps: HashMap<String, usize>,
+    app_labels: Vec<&'static str>,
+    decisions: RwLock<HashMap<(usize, Outcome, Reason), Counter>>,
+    auth_seconds: Histogram,
+    logins: Vec<Counter>,
+    logouts: Vec<Counter>,
+    cache: [Counter; 2],
+    reloads: Counter,
+}
+
+impl Metrics {
+    /// The metrics for these app profile names (their label values, interned for the life
+    /// of the process).
+    pub fn new<'a>(apps: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut app_labels: Vec<&'static str> = apps
+            .into_iter()
+            .map(|a| &*Box::leak(a.to_owned().into_boxed_str()))
+            .collect();
+        let apps = app_labels
+            .iter()
+            .enumerate()
+            .map(|(i, a)| ((*a).to_owned(), i))
+            .collect();
+        app_labels.push(UNKNOWN_APP);
+        // Buckets from 50 µs to about 1.6 s.
+        let buckets: Vec<f64> = (0..16).map(|i| 0.000_05 * f64::from(1u32 << i)).collect();
+        let builder = PrometheusBuilder::new();
+        let recorder = builder
+            .set_buckets_for_metric(Matcher::Full(AUTH_SECONDS.into()), &buckets)
+            .map_or_else(
+                |_| PrometheusBuilder::new().build_recorder(),
+                |b| b.build_recorder(),
+            );
+        let handle = recorder.handle();
+        let describe = |name: &'static str, unit: Option<Unit>, help: &'static str| {
+            recorder.describe_counter(name.into(), unit, SharedString::const_str(help));
+        };
+        describe(
+            DECISIONS,
+            None,
+            "Forward-auth checks by app, outcome and reason",
+        );
+        describe(LOGINS, None, "Logins by result");
+        describe(LOGOUTS, None, "Sessions ended, by kind");
+        describe(CACHE, None, "Session cache lookups by result (hit, miss)");
+        describe(
+            RELOADS,
+            None,
+            "Reloads of the IdP's metadata and keys after the first load",
+        );
+        recorder.describe_histogram(
+            AUTH_SECONDS.into(),
+            Some(Unit::Seconds),
+            SharedString::const_str("Time to answer a forward-auth check"),
+        );
+        recorder.describe_gauge(
+            BUILD.into(),
+            None,
+            SharedString::const_str("sidegate's version (always 1)"),
+        );
+        let counter = |name: &'static str, label: &'static str, value: &'static str| {
+            let key = Key::from_parts(name, vec![Label::from_static_parts(label, value)]);
+            recorder.register_counter(&key, &META)
+        };
+        let logins = LoginResult::ALL
+            .iter()
+            .map(|r| counter(LOGINS, "result", r.as_str()))
+            .collect();
+        let logouts = LogoutKind::ALL
+            .iter()
+            .map(|k| counter(LOGOUTS, "kind", k.as_str()))
+            .collect();
+        let cache = [
+            counter(CACHE, "result", "hit"),
+            counter(CACHE, "result", "miss"),
+        ];
+        let reloads = recorder.register_counter(&Key::from_static_name(RELOADS), &META);
+        let auth_seconds = recorder.register_histogram(&Key::from_static_name(AUTH_SECONDS), &META);
+        let version = Key::from_parts(
+            BUILD,
+            vec![Label::from_static_parts(
+                "version",
+                env!("CARGO_PKG_VERSION"),
+            )],
+        );
+        recorder.register_gauge(&version, &META).set(1.0);
+        Self {
+            recorder,
+            handle,
+            apps,
+            app_labels,
+            decisions: RwLock::default(),
+            auth_seconds,
+            logins,
+            logouts,
+            cache,
+            reloads,
+        }
+    }
+
+    /// Counts one check of `app` (a profile name; anything else counts as unknown) and its
+    /// time.
+    pub fn decision(&self, app: &str, outcome: Outcome, reason: Reason, seconds: f64) {
+        let index = self
+            .apps
+            .get(app)
+            .copied()
+            .unwrap_or(self.app_labels.len() - 1);
+        let key = (index, outcome, reason);
+        let known = self
+            .decisions
+            .read()
+            .ok()
+            .and_then(|d| d.get(&key).cloned());
+        let counter = known.unwrap_or_else(|| self.register_decision(key));
+        counter.increment(1);
+        self.auth_seconds.record(seconds);
+    }
+
+    fn register_decision(&self, (index, outcome, reason): (usize, Outcome, Reason)) -> Counter {
+        let app = self.app_labels.get(index).copied().unwrap_or(UNKNOWN_APP);
+        let labels = vec![
+            Label::from_static_parts("app", app),
+            Label::from_static_parts("outcome", outcome.as_str()),
+            Label::from_static_parts("reason", reason.as_str()),
+        ];
+        let counter = self
+            .recorder
+            .register_counter(&Key::from_parts(DECISIONS, labels), &META);
+        if let Ok(mut d) = self.decisions.write() {
+            d.insert((index, outcome, reason), counter.clone());
+        }
+        counter
+    }
+
+    /// Counts one login.
+    pub fn login(&self, result: LoginResult) {
+        let i = LoginResult::ALL.iter().position(|r| *r == result);
+        if let Some(c) = i.and_then(|i| self.logins.get(i)) {
+            c.increment(1);
+        }
+    }
+
+    /// Counts `n` ended sessions.
+    pub fn logout(&self, kind: LogoutKind, n: usize) {
+        let i = LogoutKind::ALL.iter().position(|k| *k == kind);
+        if let Some(c) = i.and_then(|i| self.logouts.get(i)) {
+            c.increment(u64::try_from(n).unwrap_or(u64::MAX));
+        }
+    }
+
+    /// The text exposition (Prometheus 0.0.4) of every metric, with `kept`'s counts.
+    pub fn render(&self, kept: Kept) -> String {
+        if let Some((hits, misses)) = kept.cache {
+            let [h, m] = &self.cache;
+            h.absolute(hits);
+            m.absolute(misses);
+        }
+        self.reloads.absolute(kept.keys_reloaded);
+        self.handle.render()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_come_from_configuration_and_closed_sets_only() {
+        let m = Metrics::new(["borg", "default"]);
+        m.decision("borg", Outcome::Allow, Reason::Session, 0.001);
+        m.decision("borg", Outcome::Allow, Reason::Session, 0.002);
+        m.decision(
+            "/etc/passwd",
+            Outcome::BadRequest,
+            Reason::UnknownApp,
+            0.001,
+        );
+        m.login(LoginResult::Success);
+        m.logout(LogoutKind::BackChannel, 2);
+        let text = m.render(Kept {
+            cache: Some((7, 3)),
+            keys_reloaded: 1,
+        });
+        for line in [
+            r#"sidegate_auth_decisions_total{app="borg",outcome="allow",reason="session"} 2"#,
+            r#"sidegate_auth_decisions_total{app="(unknown)",outcome="bad_request",reason="unknown_app"} 1"#,
+            r#"sidegate_logins_total{result="success"} 1"#,
+            r#"sidegate_logins_total{result="idp_error"} 0"#,
+            r#"sidegate_logouts_total{kind="back_channel"} 2"#,
+            r#"sidegate_session_cache_lookups_total{result="hit"} 7"#,
+            r#"sidegate_session_cache_lookups_total{result="miss"} 3"#,
+            "sidegate_auth_duration_seconds_count 3",
+            "sidegate_idp_keys_reloaded_total 1",
+            "# TYPE sidegate_auth_duration_seconds histogram",
+        ] {
+            assert!(text.contains(line), "{line} missing in:\n{text}");
+        }
+        assert!(!text.contains("passwd"));
+    }
+}
