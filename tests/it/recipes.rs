@@ -16,6 +16,7 @@ use crate::harness::{
 };
 
 const TOKEN: &str = "duplicati-forever-token-3f9a1c";
+const PREAUTH: &str = "duplicati-preauth-token-8d2e41";
 const TIS_PASSWORD: &str = "tis-backup-password-77";
 
 /// Which proxy example carries the recipes.
@@ -123,11 +124,12 @@ async fn setup_with(via: Via, tis_password: &'static str) -> Recipes {
     let mut vars = sidegate::vars(&public, &idp.issuer(), None);
     vars.push(("SIDEGATE_APPS_FILE".into(), apps.display().to_string()));
     vars.push(("DUPLICATI_TOKEN".into(), TOKEN.into()));
+    vars.push(("DUPLICATI_PREAUTH_TOKEN".into(), PREAUTH.into()));
     let sg = Sidegate::start(vars).await;
     sg.wait_ready().await;
     let jwks = format!("http://{}/.well-known/jwks.json", sg.addr);
     let s = vec![
-        standins::duplicati(TOKEN).await,
+        standins::duplicati(TOKEN, PREAUTH).await,
         standins::borg().await,
         standins::basic("admin", tis_password).await,
         standins::jwt_app(jwks, public.clone()).await,
@@ -446,8 +448,8 @@ async fn scenario(via: Via) {
     {
         let saw = r.client_saw.lock().unwrap();
         assert!(
-            !saw.contains(TOKEN),
-            "the Duplicati token reached the client"
+            !saw.contains(TOKEN) && !saw.contains(PREAUTH),
+            "a Duplicati token reached the client"
         );
         assert!(
             !saw.contains(TIS_PASSWORD) && !saw.contains("YWRtaW46"),

@@ -31,17 +31,20 @@ where
     super::serve(route).await
 }
 
-/// Duplicati: every request needs `Authorization: Bearer <token>` or
-/// `Authentication: PreAuth <token>`. Its refresh endpoint must never be reached (the shim
-/// answers it), so here it fails loudly.
-pub async fn duplicati(token: &'static str) -> StandIn {
+/// Duplicati 2.2, as its source reads: every request needs `Authorization: Bearer <forever
+/// token>` or, when started with `--webservice-pre-auth-tokens`, `Authorization: PreAuth
+/// <token>` (the `PreAuth ` prefix matched case-sensitively; an `Authentication` header,
+/// which its help text names, is never read). Its refresh endpoint only reads a refresh
+/// cookie and must never be reached (the shim answers it), so here it fails loudly.
+pub async fn duplicati(forever: &'static str, preauth: &'static str) -> StandIn {
     serve(move |path, h| {
         if path == "/api/v1/auth/refresh" {
-            return reply(StatusCode::UNAUTHORIZED, json!({"Error": "the refresh reached Duplicati; the shim should have answered"}));
+            return reply(StatusCode::UNAUTHORIZED, json!({"Error": "Authorization failed due to missing cookie.", "Code": 401}));
         }
-        let bearer = header(&h, "authorization") == [format!("Bearer {token}")];
-        let preauth = header(&h, "authentication") == [format!("PreAuth {token}")];
-        if !(bearer || preauth) {
+        let authorization = header(&h, "authorization");
+        let bearer = authorization == [format!("Bearer {forever}")];
+        let pre = authorization == [format!("PreAuth {preauth}")];
+        if !(bearer || pre) {
             return reply(StatusCode::UNAUTHORIZED, json!({"Error": "Not logged in"}));
         }
         reply(StatusCode::OK, json!({"app": "duplicati", "via": if bearer { "Bearer" } else { "PreAuth" }, "path": path}))
