@@ -279,6 +279,82 @@ async fn agents(r: &Recipes) {
     }
 }
 
+/// A WebSocket to `app`'s `path` on this proxy, with `cookie` (and no Origin trickery).
+async fn ws(
+    r: &Recipes,
+    app: &str,
+    path: &str,
+    cookie: Option<&str>,
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    tokio_tungstenite::tungstenite::Error,
+> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("ws://{app}.example.test:{}{path}", r.port);
+    let mut req = url.into_client_request().unwrap();
+    if let Some(c) = cookie {
+        req.headers_mut()
+            .insert("cookie", format!("_sidegate={c}").parse().unwrap());
+    }
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", r.port))
+        .await
+        .unwrap();
+    tokio_tungstenite::client_async(req, tcp)
+        .await
+        .map(|(s, _)| s)
+}
+
+/// Duplicati's notifications WebSocket: upgraded through the proxy with sidegate's token; a
+/// dummy `?token=` defeats the Bearer token (the documented pitfall) but not PreAuth; no
+/// session, no upgrade.
+async fn notifications(r: &Recipes, alice: &Browser) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let cookie = alice.cookie(&r.url("duplicati", "/"), "_sidegate").unwrap();
+    for (app, path, want) in [
+        ("duplicati", "/notifications", Some("serverstatus")),
+        (
+            "duplicati",
+            "/notifications?token=PROXY_AUTHED_FAKE_TOKEN",
+            None,
+        ),
+        (
+            "duplicati-preauth",
+            "/notifications?token=PROXY_AUTHED_FAKE_TOKEN",
+            Some("serverstatus"),
+        ),
+    ] {
+        let mut socket = ws(r, app, path, Some(&cookie))
+            .await
+            .unwrap_or_else(|e| panic!("{app}{path}: no upgrade: {e}"));
+        if want.is_none() {
+            // Duplicati waits for a token message; a wrong one closes the socket with 4401.
+            use futures_util::SinkExt;
+            let msg = json!({"Version": 1, "Token": "PROXY_AUTHED_FAKE_TOKEN"}).to_string();
+            socket.send(Message::text(msg)).await.unwrap();
+        }
+        let first = socket.next().await.unwrap().unwrap();
+        match (want, first) {
+            (Some(kind), Message::Text(t)) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                assert_eq!(v["type"], kind, "{app}{path}");
+            }
+            (None, Message::Close(Some(f))) => assert_eq!(u16::from(f.code), 4401, "{app}{path}"),
+            (want, other) => panic!("{app}{path}: want {want:?}, got {other:?}"),
+        }
+    }
+    match ws(r, "duplicati", "/notifications", None).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(answer)) => {
+            assert_eq!(
+                answer.status(),
+                StatusCode::UNAUTHORIZED,
+                "no session, no socket"
+            )
+        }
+        other => panic!("a WebSocket without a session: {:?}", other.map(|_| ())),
+    }
+}
+
 /// Presses Borg UI's logout button as its UI does (POST, then go to `logout_url`); the
 /// status of the next API call.
 async fn b_logout(r: &Recipes, b: &Browser) -> StatusCode {
@@ -361,6 +437,8 @@ async fn scenario(via: Via) {
     }
 
     agents(&r).await;
+
+    notifications(&r, &alice).await;
 
     // Duplicati: the forever token reaches the app (Bearer or PreAuth), the refresh shim
     // answers for it, admins only, and the token never reaches the client.

@@ -36,20 +36,89 @@ where
 /// <token>` (the `PreAuth ` prefix matched case-sensitively; an `Authentication` header,
 /// which its help text names, is never read). Its refresh endpoint only reads a refresh
 /// cookie and must never be reached (the shim answers it), so here it fails loudly.
+///
+/// Its notifications WebSocket (`/notifications`) is upgraded whatever the credentials. A
+/// `PreAuth` header counts as it is; otherwise a non-empty `?token=` replaces the header's
+/// token. Authenticated, the socket starts with a status message; not, it waits for
+/// `{"Version": 1, "Token": …}` and closes with 4401 when that is not a valid token.
 pub async fn duplicati(forever: &'static str, preauth: &'static str) -> StandIn {
-    serve(move |path, h| {
-        if path == "/api/v1/auth/refresh" {
-            return reply(StatusCode::UNAUTHORIZED, json!({"Error": "Authorization failed due to missing cookie.", "Code": 401}));
+    let notifications = warp::path!("notifications")
+        .and(warp::query::<std::collections::HashMap<String, String>>())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::ws())
+        .map(
+            move |q: std::collections::HashMap<String, String>,
+                  auth: Option<String>,
+                  ws: warp::ws::Ws| {
+                let auth = auth.unwrap_or_default();
+                let token = match q.get("token").filter(|t| !t.is_empty()) {
+                    Some(t) if !auth.starts_with("PreAuth ") => format!("Bearer {t}"),
+                    _ => auth,
+                };
+                let ok =
+                    token == format!("Bearer {forever}") || token == format!("PreAuth {preauth}");
+                ws.on_upgrade(move |socket| notifications_socket(socket, ok, forever))
+            },
+        );
+    let rest = warp::path::full().and(warp::header::headers_cloned()).map(
+        move |p: warp::path::FullPath, h: HeaderMap| {
+            duplicati_http(p.as_str(), &h, forever, preauth)
+        },
+    );
+    super::serve(notifications.or(rest)).await
+}
+
+async fn notifications_socket(
+    mut socket: warp::ws::WebSocket,
+    authenticated: bool,
+    forever: &'static str,
+) {
+    use futures_util::{SinkExt, StreamExt};
+    let status = warp::ws::Message::text(
+        json!({"type": "serverstatus", "ProgramState": "Running"}).to_string(),
+    );
+    if !authenticated {
+        let first = match socket.next().await {
+            Some(Ok(m)) => m
+                .to_str()
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(t).ok()),
+            _ => None,
+        };
+        if first.as_ref().and_then(|f| f["Token"].as_str()) != Some(forever) {
+            let _ = socket
+                .send(warp::ws::Message::close_with(4401u16, "Invalid token"))
+                .await;
+            return;
         }
-        let authorization = header(&h, "authorization");
+    }
+    let _ = socket.send(status).await;
+}
+
+fn duplicati_http(
+    path: &str,
+    h: &HeaderMap,
+    forever: &str,
+    preauth: &str,
+) -> warp::reply::Response {
+    {
+        if path == "/api/v1/auth/refresh" {
+            return reply(
+                StatusCode::UNAUTHORIZED,
+                json!({"Error": "Authorization failed due to missing cookie.", "Code": 401}),
+            );
+        }
+        let authorization = header(h, "authorization");
         let bearer = authorization == [format!("Bearer {forever}")];
         let pre = authorization == [format!("PreAuth {preauth}")];
         if !(bearer || pre) {
             return reply(StatusCode::UNAUTHORIZED, json!({"Error": "Not logged in"}));
         }
-        reply(StatusCode::OK, json!({"app": "duplicati", "via": if bearer { "Bearer" } else { "PreAuth" }, "path": path}))
-    })
-    .await
+        reply(
+            StatusCode::OK,
+            json!({"app": "duplicati", "via": if bearer { "Bearer" } else { "PreAuth" }, "path": path}),
+        )
+    }
 }
 
 /// The token a Borg UI agent got at enrollment (the stand-in's only agent).
