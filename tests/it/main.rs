@@ -16,6 +16,7 @@ mod edges;
 mod flow;
 mod harness;
 mod ingress;
+mod kubernetes;
 mod logout;
 mod machine;
 mod metrics;
