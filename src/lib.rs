@@ -119,7 +119,12 @@ pub enum StartError {
     },
 }
 
-/// Serves sidegate on `listener` until `shutdown` completes, with the system clock.
+/// How long requests in flight may take to finish after shutdown begins.
+pub const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves sidegate on `listener` until `shutdown` completes, with the system clock. Then
+/// it stops accepting connections, answers the requests in flight (at most
+/// [`DRAIN_LIMIT`]), and drops the store's connections.
 ///
 /// # Errors
 /// A [`StartError`] when the store or the IdP client cannot be set up.
@@ -196,11 +201,35 @@ async fn serve<S: SessionStore>(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "sidegate is listening");
     }
-    warp::serve(http::routes::routes(app))
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = warp::serve(http::routes::routes(app))
         .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+        .graceful(async move {
+            shutdown.await;
+            tracing::info!(
+                limit = ?DRAIN_LIMIT,
+                "shutting down: no new connections; finishing the requests in flight"
+            );
+            let _ = stopping.send(());
+        })
+        .run();
+    tokio::pin!(server);
+    let drained = tokio::select! {
+        () = &mut server => true,
+        () = async {
+            // The limit starts when shutdown does.
+            if stopped.await.is_ok() {
+                tokio::time::sleep(DRAIN_LIMIT).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => false,
+    };
+    if drained {
+        tracing::info!("stopped: every request in flight was answered");
+    } else {
+        tracing::warn!(limit = ?DRAIN_LIMIT, "stopped with requests still in flight after the limit");
+    }
     discovery.abort();
     if let Some(m) = metrics {
         m.abort();

@@ -22,5 +22,6 @@ mod machine;
 mod metrics;
 mod recipes;
 mod refresh;
+mod shutdown;
 mod startup;
 mod store;

@@ -147,6 +147,25 @@ impl Drop for Proc {
 }
 
 impl Proc {
+    /// Sends SIGTERM and returns at once.
+    pub fn terminate(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+
+    /// Waits up to `limit` for the child to exit; its status, if it did.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
     /// SIGTERM first, so that nginx's master stops its workers (a SIGKILLed master leaves
     /// them running); SIGKILL if the child is still there after two seconds.
     pub fn stop(&mut self) {
