@@ -63,12 +63,14 @@ impl<S: SessionStore> App<S> {
             (None, Some(file)) => Some(crate::apikey::Backend::File(file.clone())),
             (None, None) => None,
         };
-        let idp = Arc::new(Idp::new(IdpSettings::from_config(&config))?);
         let metrics = crate::metrics::Metrics::new(
             std::iter::once(config.profiles.default_profile().name.as_str())
                 .chain(config.profiles.named().into_iter().map(|p| p.name.as_str())),
         );
-        let mut sessions = Sessions::new(store, keys.clone(), config.session_idle_timeout);
+        let idp =
+            Arc::new(Idp::new(IdpSettings::from_config(&config))?.with_calls(metrics.idp_calls()));
+        let mut sessions = Sessions::new(store, keys.clone(), config.session_idle_timeout)
+            .with_calls(metrics.store_calls());
         if let Some(cache) = cache {
             sessions = sessions.with_cache(cache);
         }

@@ -24,6 +24,8 @@ pub struct Idp {
     last_error: RwLock<Option<String>>,
     /// Successful loads after the first (key rotation, the periodic refresh).
     reloads: std::sync::atomic::AtomicU64,
+    /// Where each IdP request is counted.
+    calls: Option<crate::metrics::IdpCalls>,
 }
 
 impl Idp {
@@ -39,7 +41,15 @@ impl Idp {
             last_reload: Mutex::new(None),
             last_error: RwLock::new(None),
             reloads: std::sync::atomic::AtomicU64::new(0),
+            calls: None,
         })
+    }
+
+    /// Counts every request to the IdP with these handles.
+    #[must_use]
+    pub fn with_calls(mut self, calls: crate::metrics::IdpCalls) -> Self {
+        self.calls = Some(calls);
+        self
     }
 
     /// The issuer, exactly as configured.
@@ -57,7 +67,8 @@ impl Idp {
     /// # Errors
     /// [`IdpError::Discovery`] when they cannot be loaded.
     pub async fn load(&self) -> Result<Arc<Provider>, IdpError> {
-        let loaded = Provider::discover(&self.settings, self.http.clone()).await;
+        let loaded =
+            Provider::discover_counted(&self.settings, self.http.clone(), self.calls.clone()).await;
         if let Ok(mut last) = self.last_error.write() {
             *last = loaded.as_ref().err().map(ToString::to_string);
         }

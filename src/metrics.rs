@@ -17,110 +17,11 @@ use metrics_exporter_prometheus::{
 
 static META: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
-/// How a forward-auth check ended.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub enum Outcome {
-    /// Let through (2xx).
-    Allow,
-    /// Sent to sign in (302, or nginx's 401 with `Location`).
-    Login,
-    /// 401.
-    Unauthorized,
-    /// 403.
-    Forbidden,
-    /// Another 4xx (a malformed request, an unknown app).
-    BadRequest,
-    /// 5xx.
-    Error,
-}
+mod calls;
+mod labels;
 
-/// Why, from a closed set.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub enum Reason {
-    /// Allowed with a session.
-    Session,
-    /// Allowed with an API key.
-    ApiKey,
-    /// Allowed with an IdP bearer token.
-    Bearer,
-    /// A bypass path.
-    Bypass,
-    /// The app's own logout endpoint (sent through `/logout`).
-    AppLogout,
-    /// No valid session (none, expired, idle, revoked).
-    NoSession,
-    /// A refused API key.
-    BadKey,
-    /// A refused bearer token.
-    BadBearer,
-    /// The app's rules refuse this user.
-    Rule,
-    /// The method is not allowed, or the proxy did not say it.
-    Method,
-    /// The app's credentials are chosen by group, and none is for this user.
-    NoCredential,
-    /// The app's host is not an allowed return URL.
-    ReturnUrl,
-    /// The peer is not a trusted proxy.
-    UntrustedProxy,
-    /// Forwarded headers missing, repeated or malformed.
-    BadForwarded,
-    /// The path names no app profile.
-    UnknownApp,
-    /// The session store failed.
-    StoreError,
-}
-
-/// How a login ended.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub enum LoginResult {
-    /// A session was made.
-    Success,
-    /// The state, code or callback was refused (a replay, a forged or stale callback).
-    InvalidState,
-    /// The IdP refused the login (`error=` on the callback, the code refused).
-    Refused,
-    /// The IdP's answer could not be verified (ID-token checks).
-    Unverified,
-    /// The IdP could not be reached or answered nonsense.
-    IdpError,
-    /// The store failed.
-    StoreError,
-}
-
-/// How sessions ended.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub enum LogoutKind {
-    /// `/logout` in the browser (`everywhere` counts every session it ends).
-    User,
-    /// The IdP's back-channel logout token.
-    BackChannel,
-    /// `POST /admin/sessions/revoke`.
-    Admin,
-    /// A fetch to an app's own logout endpoint (`logout_paths`).
-    App,
-}
-
-/// snake_case label values for the closed sets.
-macro_rules! label_values {
-    ($($t:ty => { $($v:ident => $s:literal),* $(,)? })*) => {$(
-        impl $t {
-            /// The label value.
-            pub const fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),* }
-            }
-            /// Every value, in order.
-            pub const ALL: &'static [Self] = &[$(Self::$v),*];
-        }
-    )*};
-}
-
-label_values! {
-    Outcome => { Allow => "allow", Login => "login", Unauthorized => "unauthorized", Forbidden => "forbidden", BadRequest => "bad_request", Error => "error" }
-    Reason => { Session => "session", ApiKey => "api_key", Bearer => "bearer", Bypass => "bypass", AppLogout => "app_logout", NoSession => "no_session", BadKey => "bad_key", BadBearer => "bad_bearer", Rule => "rule", Method => "method", NoCredential => "no_credential", ReturnUrl => "return_url", UntrustedProxy => "untrusted_proxy", BadForwarded => "bad_forwarded", UnknownApp => "unknown_app", StoreError => "store_error" }
-    LoginResult => { Success => "success", InvalidState => "invalid_state", Refused => "refused", Unverified => "unverified", IdpError => "idp_error", StoreError => "store_error" }
-    LogoutKind => { User => "user", BackChannel => "back_channel", Admin => "admin", App => "app" }
-}
+pub use calls::{IdpCalls, StoreCalls};
+pub use labels::*;
 
 /// Counts other parts keep themselves, read when the metrics are rendered.
 #[derive(Debug, Default, Clone, Copy)]
@@ -141,6 +42,10 @@ const LOGOUTS: &str = "sidegate_logouts_total";
 const CACHE: &str = "sidegate_session_cache_lookups_total";
 const RELOADS: &str = "sidegate_idp_keys_reloaded_total";
 const BUILD: &str = "sidegate_build_info";
+const IDP_REQUESTS: &str = "sidegate_idp_requests_total";
+const IDP_SECONDS: &str = "sidegate_idp_request_duration_seconds";
+const STORE_OPS: &str = "sidegate_store_operations_total";
+const STORE_SECONDS: &str = "sidegate_store_operation_duration_seconds";
 
 /// Every metric sidegate keeps.
 pub struct Metrics {
@@ -154,6 +59,8 @@ pub struct Metrics {
     logouts: Vec<Counter>,
     cache: [Counter; 2],
     reloads: Counter,
+    idp: IdpCalls,
+    store: StoreCalls,
 }
 
 impl Metrics {
@@ -175,6 +82,13 @@ impl Metrics {
         let builder = PrometheusBuilder::new();
         let recorder = builder
             .set_buckets_for_metric(Matcher::Full(AUTH_SECONDS.into()), &buckets)
+            .and_then(|b| b.set_buckets_for_metric(Matcher::Full(STORE_SECONDS.into()), &buckets))
+            .and_then(|b| {
+                let idp = [
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ];
+                b.set_buckets_for_metric(Matcher::Full(IDP_SECONDS.into()), &idp)
+            })
             .map_or_else(
                 |_| PrometheusBuilder::new().build_recorder(),
                 |b| b.build_recorder(),
@@ -196,6 +110,26 @@ impl Metrics {
             None,
             "Reloads of the IdP's metadata and keys after the first load",
         );
+        describe(
+            IDP_REQUESTS,
+            None,
+            "Requests to the IdP by endpoint and result",
+        );
+        describe(
+            STORE_OPS,
+            None,
+            "Session-store operations by kind and result",
+        );
+        for (name, help) in [
+            (IDP_SECONDS, "Time of requests to the IdP, by endpoint"),
+            (STORE_SECONDS, "Time of session-store operations, by kind"),
+        ] {
+            recorder.describe_histogram(
+                name.into(),
+                Some(Unit::Seconds),
+                SharedString::const_str(help),
+            );
+        }
         recorder.describe_histogram(
             AUTH_SECONDS.into(),
             Some(Unit::Seconds),
@@ -232,6 +166,44 @@ impl Metrics {
             )],
         );
         recorder.register_gauge(&version, &META).set(1.0);
+        let mut idp = IdpCalls {
+            counts: Vec::new(),
+            seconds: Vec::new(),
+        };
+        for e in IdpEndpoint::ALL {
+            for r in IdpResult::ALL {
+                let labels = vec![
+                    Label::from_static_parts("endpoint", e.as_str()),
+                    Label::from_static_parts("result", r.as_str()),
+                ];
+                let key = Key::from_parts(IDP_REQUESTS, labels);
+                idp.counts.push(recorder.register_counter(&key, &META));
+            }
+            let key = Key::from_parts(
+                IDP_SECONDS,
+                vec![Label::from_static_parts("endpoint", e.as_str())],
+            );
+            idp.seconds.push(recorder.register_histogram(&key, &META));
+        }
+        let mut store = StoreCalls {
+            counts: Vec::new(),
+            seconds: Vec::new(),
+        };
+        for op in StoreOp::ALL {
+            for result in ["ok", "error"] {
+                let labels = vec![
+                    Label::from_static_parts("op", op.as_str()),
+                    Label::from_static_parts("result", result),
+                ];
+                let key = Key::from_parts(STORE_OPS, labels);
+                store.counts.push(recorder.register_counter(&key, &META));
+            }
+            let key = Key::from_parts(
+                STORE_SECONDS,
+                vec![Label::from_static_parts("op", op.as_str())],
+            );
+            store.seconds.push(recorder.register_histogram(&key, &META));
+        }
         Self {
             recorder,
             handle,
@@ -243,7 +215,19 @@ impl Metrics {
             logouts,
             cache,
             reloads,
+            idp,
+            store,
         }
+    }
+
+    /// Handles for counting store operations (for the sessions layer).
+    pub fn store_calls(&self) -> StoreCalls {
+        self.store.clone()
+    }
+
+    /// Handles for counting IdP requests (for the IdP's HTTP client).
+    pub fn idp_calls(&self) -> IdpCalls {
+        self.idp.clone()
     }
 
     /// Counts one check of `app` (a profile name; anything else counts as unknown) and its
@@ -326,6 +310,9 @@ mod tests {
         );
         m.login(LoginResult::Success);
         m.logout(LogoutKind::BackChannel, 2);
+        m.idp_calls()
+            .record(IdpEndpoint::Token, IdpResult::HttpError, 0.2);
+        m.store_calls().record(StoreOp::Claim, false, 0.001);
         let text = m.render(Kept {
             cache: Some((7, 3)),
             keys_reloaded: 1,
@@ -341,6 +328,11 @@ mod tests {
             "sidegate_auth_duration_seconds_count 3",
             "sidegate_idp_keys_reloaded_total 1",
             "# TYPE sidegate_auth_duration_seconds histogram",
+            r#"sidegate_idp_requests_total{endpoint="token",result="http_error"} 1"#,
+            r#"sidegate_idp_requests_total{endpoint="userinfo",result="ok"} 0"#,
+            r#"sidegate_idp_request_duration_seconds_count{endpoint="token"} 1"#,
+            r#"sidegate_store_operations_total{op="claim",result="error"} 1"#,
+            r#"sidegate_store_operations_total{op="read",result="ok"} 0"#,
         ] {
             assert!(text.contains(line), "{line} missing in:\n{text}");
         }

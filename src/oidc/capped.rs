@@ -10,9 +10,30 @@ use openidconnect::{HttpClientError, HttpRequest, HttpResponse};
 /// The largest IdP answer read (discovery documents and key sets are a few KiB).
 pub const MAX_ANSWER: usize = 1024 * 1024;
 
-/// A `reqwest` client whose answers are read up to [`MAX_ANSWER`] bytes.
+/// A `reqwest` client whose answers are read up to [`MAX_ANSWER`] bytes, counting each
+/// request in the metrics when given handles.
 #[derive(Clone, Debug)]
-pub struct Capped(pub reqwest::Client);
+pub struct Capped(pub reqwest::Client, pub Option<crate::metrics::IdpCalls>);
+
+/// Which endpoint openidconnect is calling, from the request's shape: discovery by its
+/// well-known path, the token endpoint by its POST, userinfo by its bearer token, else the
+/// keys.
+fn endpoint(request: &HttpRequest) -> crate::metrics::IdpEndpoint {
+    use crate::metrics::IdpEndpoint as E;
+    if request
+        .uri()
+        .path()
+        .ends_with("/.well-known/openid-configuration")
+    {
+        E::Discovery
+    } else if request.method() == http::Method::POST {
+        E::Token
+    } else if request.headers().contains_key(http::header::AUTHORIZATION) {
+        E::Userinfo
+    } else {
+        E::Keys
+    }
+}
 
 type Answer<'c> = Pin<
     Box<
@@ -29,6 +50,29 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for Capped {
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
+            let endpoint = endpoint(&request);
+            let started = std::time::Instant::now();
+            let answer = self.fetch(request).await;
+            if let Some(calls) = &self.1 {
+                use crate::metrics::IdpResult as R;
+                let result = match &answer {
+                    Ok(r) if r.status().is_success() => R::Ok,
+                    Ok(_) => R::HttpError,
+                    Err(_) => R::Failed,
+                };
+                calls.record(endpoint, result, started.elapsed().as_secs_f64());
+            }
+            answer
+        })
+    }
+}
+
+impl Capped {
+    async fn fetch(
+        &self,
+        request: HttpRequest,
+    ) -> Result<HttpResponse, HttpClientError<reqwest::Error>> {
+        {
             let too_large = || {
                 HttpClientError::Other(format!(
                     "the IdP's answer is larger than {MAX_ANSWER} bytes"
@@ -59,6 +103,6 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for Capped {
                 body.extend_from_slice(&chunk);
             }
             builder.body(body).map_err(HttpClientError::Http)
-        })
+        }
     }
 }

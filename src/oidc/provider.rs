@@ -60,9 +60,21 @@ impl Provider {
     /// # Errors
     /// [`IdpError::Discovery`] when the metadata cannot be loaded or does not match.
     pub async fn discover(config: &IdpSettings, http: reqwest::Client) -> Result<Self, IdpError> {
+        Self::discover_counted(config, http, None).await
+    }
+
+    /// [`discover`](Self::discover), counting every IdP request this provider makes.
+    ///
+    /// # Errors
+    /// [`IdpError::Discovery`] when the metadata cannot be loaded or does not match.
+    pub async fn discover_counted(
+        config: &IdpSettings,
+        http: reqwest::Client,
+        calls: Option<crate::metrics::IdpCalls>,
+    ) -> Result<Self, IdpError> {
         let issuer = IssuerUrl::new(config.issuer_url.clone())
             .map_err(|e| IdpError::Discovery(e.to_string()))?;
-        let http = Capped(http);
+        let http = Capped(http, calls);
         let metadata = match Metadata::discover_async(issuer, &http).await {
             Ok(m) => m,
             Err(e) => {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::cache::SessionCache;
 use super::model::Session;
 use super::ticket::{Keys, Ticket};
+use crate::metrics::{StoreCalls, StoreOp};
 use crate::store::{SessionStore, StoreError};
 
 /// Sessions sealed with their tickets, on top of a store.
@@ -17,6 +18,7 @@ pub struct Sessions<S> {
     keys: Keys,
     idle: Option<Duration>,
     cache: Option<Arc<SessionCache>>,
+    calls: Option<StoreCalls>,
 }
 
 impl<S: SessionStore> Sessions<S> {
@@ -27,6 +29,7 @@ impl<S: SessionStore> Sessions<S> {
             keys,
             idle,
             cache: None,
+            calls: None,
         }
     }
 
@@ -36,6 +39,27 @@ impl<S: SessionStore> Sessions<S> {
     pub fn with_cache(mut self, cache: Arc<SessionCache>) -> Self {
         self.cache = Some(cache);
         self
+    }
+
+    /// Counts every store operation with these handles.
+    #[must_use]
+    pub fn with_calls(mut self, calls: StoreCalls) -> Self {
+        self.calls = Some(calls);
+        self
+    }
+
+    /// `op`, counted and timed when counting is on.
+    async fn counted<T>(
+        &self,
+        op: StoreOp,
+        f: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = std::time::Instant::now();
+        let r = f.await;
+        if let Some(c) = &self.calls {
+            c.record(op, r.is_ok(), started.elapsed().as_secs_f64());
+        }
+        r
     }
 
     /// The session cache, when one is in front of the store.
@@ -57,27 +81,30 @@ impl<S: SessionStore> Sessions<S> {
         session: &Session,
         lifetime: Duration,
     ) -> Result<Ticket, StoreError> {
-        let ticket = Ticket::generate()?;
-        let plain = serde_json::to_vec(session)?;
-        let sealed = self
-            .keys
-            .seal(&ticket, &plain)
-            .map_err(|_| StoreError::Seal)?;
-        let ttl = self.idle.map_or(lifetime, |idle| idle.min(lifetime));
-        self.store.put(ticket.id(), sealed, ttl).await?;
-        self.store
-            .index_add(
-                &self.keys.index_key("sub", &session.sub),
-                ticket.id(),
-                lifetime,
-            )
-            .await?;
-        if let Some(sid) = &session.sid {
+        self.counted(StoreOp::Create, async {
+            let ticket = Ticket::generate()?;
+            let plain = serde_json::to_vec(session)?;
+            let sealed = self
+                .keys
+                .seal(&ticket, &plain)
+                .map_err(|_| StoreError::Seal)?;
+            let ttl = self.idle.map_or(lifetime, |idle| idle.min(lifetime));
+            self.store.put(ticket.id(), sealed, ttl).await?;
             self.store
-                .index_add(&self.keys.index_key("sid", sid), ticket.id(), lifetime)
+                .index_add(
+                    &self.keys.index_key("sub", &session.sub),
+                    ticket.id(),
+                    lifetime,
+                )
                 .await?;
-        }
-        Ok(ticket)
+            if let Some(sid) = &session.sid {
+                self.store
+                    .index_add(&self.keys.index_key("sid", sid), ticket.id(), lifetime)
+                    .await?;
+            }
+            Ok(ticket)
+        })
+        .await
     }
 
     /// The session behind `ticket`, if it exists and opens with the ticket's secret,
@@ -107,7 +134,8 @@ impl<S: SessionStore> Sessions<S> {
     /// # Errors
     /// A [`StoreError`] when the store fails.
     pub async fn load_fresh(&self, ticket: &Ticket) -> Result<Option<Session>, StoreError> {
-        let Some(sealed) = self.store.get(ticket.id(), self.idle).await? else {
+        let read = self.store.get(ticket.id(), self.idle);
+        let Some(sealed) = self.counted(StoreOp::Read, read).await? else {
             return Ok(None);
         };
         let Some(plain) = self.keys.open(ticket, &sealed) else {
@@ -134,14 +162,17 @@ impl<S: SessionStore> Sessions<S> {
         session: &Session,
         remaining: Duration,
     ) -> Result<(), StoreError> {
-        let plain = serde_json::to_vec(session)?;
-        let sealed = self
-            .keys
-            .seal(ticket, &plain)
-            .map_err(|_| StoreError::Seal)?;
-        let ttl = self.idle.map_or(remaining, |idle| idle.min(remaining));
-        self.store.put(ticket.id(), sealed, ttl).await?;
-        self.forget(ticket.id()).await
+        self.counted(StoreOp::Update, async {
+            let plain = serde_json::to_vec(session)?;
+            let sealed = self
+                .keys
+                .seal(ticket, &plain)
+                .map_err(|_| StoreError::Seal)?;
+            let ttl = self.idle.map_or(remaining, |idle| idle.min(remaining));
+            self.store.put(ticket.id(), sealed, ttl).await?;
+            self.forget(ticket.id()).await
+        })
+        .await
     }
 
     /// Drops session `id` from this instance's cache and tells the other instances to.
@@ -157,20 +188,23 @@ impl<S: SessionStore> Sessions<S> {
     /// # Errors
     /// A [`StoreError`] when the store fails.
     pub async fn delete(&self, ticket: &Ticket) -> Result<bool, StoreError> {
-        let Some(session) = self.load_fresh(ticket).await? else {
-            return Ok(false);
-        };
-        let existed = self.store.delete(ticket.id()).await?;
-        self.forget(ticket.id()).await?;
-        self.store
-            .index_remove(&self.keys.index_key("sub", &session.sub), ticket.id())
-            .await?;
-        if let Some(sid) = &session.sid {
+        self.counted(StoreOp::Delete, async {
+            let Some(session) = self.load_fresh(ticket).await? else {
+                return Ok(false);
+            };
+            let existed = self.store.delete(ticket.id()).await?;
+            self.forget(ticket.id()).await?;
             self.store
-                .index_remove(&self.keys.index_key("sid", sid), ticket.id())
+                .index_remove(&self.keys.index_key("sub", &session.sub), ticket.id())
                 .await?;
-        }
-        Ok(existed)
+            if let Some(sid) = &session.sid {
+                self.store
+                    .index_remove(&self.keys.index_key("sid", sid), ticket.id())
+                    .await?;
+            }
+            Ok(existed)
+        })
+        .await
     }
 
     /// Ends every session in the index `kind` (`sub` or `sid`) for `value`, without needing
@@ -179,16 +213,19 @@ impl<S: SessionStore> Sessions<S> {
     /// # Errors
     /// A [`StoreError`] when the store fails.
     pub async fn revoke(&self, kind: &str, value: &str) -> Result<usize, StoreError> {
-        let index = self.keys.index_key(kind, value);
-        let mut ended = 0;
-        for id in self.store.index_members(&index).await? {
-            if self.store.delete(&id).await? {
-                ended += 1;
+        self.counted(StoreOp::Revoke, async {
+            let index = self.keys.index_key(kind, value);
+            let mut ended = 0;
+            for id in self.store.index_members(&index).await? {
+                if self.store.delete(&id).await? {
+                    ended += 1;
+                }
+                self.forget(&id).await?;
+                self.store.index_remove(&index, &id).await?;
             }
-            self.forget(&id).await?;
-            self.store.index_remove(&index, &id).await?;
-        }
-        Ok(ended)
+            Ok(ended)
+        })
+        .await
     }
 
     /// Whether this is the first use of a login `state` at `/callback` (single use on every
@@ -197,9 +234,12 @@ impl<S: SessionStore> Sessions<S> {
     /// # Errors
     /// A [`StoreError`] when the store fails.
     pub async fn first_use_of_login_state(&self, state: &str) -> Result<bool, StoreError> {
-        let key = self.keys.index_key("state", state);
-        // A login state lives 10 minutes (the login-state cookie's lifetime).
-        self.store.claim_once(&key, Duration::from_secs(600)).await
+        self.counted(StoreOp::Claim, async {
+            let key = self.keys.index_key("state", state);
+            // A login state lives 10 minutes (the login-state cookie's lifetime).
+            self.store.claim_once(&key, Duration::from_secs(600)).await
+        })
+        .await
     }
 
     /// Whether this is the first use of a logout token's `jti` (recorded for an hour).
@@ -207,8 +247,11 @@ impl<S: SessionStore> Sessions<S> {
     /// # Errors
     /// A [`StoreError`] when the store fails.
     pub async fn first_use_of_jti(&self, jti: &str) -> Result<bool, StoreError> {
-        let key = self.keys.index_key("jti", jti);
-        self.store.claim_once(&key, Duration::from_secs(3600)).await
+        self.counted(StoreOp::Claim, async {
+            let key = self.keys.index_key("jti", jti);
+            self.store.claim_once(&key, Duration::from_secs(3600)).await
+        })
+        .await
     }
 
     /// The ticket ids of every session of subject `sub`.
@@ -216,8 +259,11 @@ impl<S: SessionStore> Sessions<S> {
     /// # Errors
     /// A [`StoreError`] when the store fails.
     pub async fn ids_of_subject(&self, sub: &str) -> Result<Vec<String>, StoreError> {
-        self.store
-            .index_members(&self.keys.index_key("sub", sub))
-            .await
+        self.counted(StoreOp::Index, async {
+            self.store
+                .index_members(&self.keys.index_key("sub", sub))
+                .await
+        })
+        .await
     }
 }

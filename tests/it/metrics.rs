@@ -98,6 +98,34 @@ async fn prometheus_reads_decisions_logins_and_latency() {
     eventually(prom, r#"sidegate_logins_total{result="success"}"#, 1.0).await;
     eventually(prom, "sidegate_auth_duration_seconds_count", 3.0).await;
     eventually(prom, r#"sidegate_build_info{version!=""}"#, 1.0).await;
+    for endpoint in ["discovery", "keys", "token"] {
+        let q = format!(r#"sidegate_idp_requests_total{{endpoint="{endpoint}",result="ok"}}"#);
+        eventually(prom, &q, 1.0).await;
+    }
+    eventually(
+        prom,
+        r#"sidegate_store_operations_total{op="create",result="ok"}"#,
+        1.0,
+    )
+    .await;
+    eventually(
+        prom,
+        r#"sidegate_store_operations_total{op="claim",result="ok"}"#,
+        1.0,
+    )
+    .await;
+    eventually(
+        prom,
+        r#"sidegate_store_operations_total{op="read",result="ok"}"#,
+        1.0,
+    )
+    .await;
+    eventually(
+        prom,
+        r#"sidegate_store_operation_duration_seconds_count{op="create"}"#,
+        1.0,
+    )
+    .await;
 
     // The exposition passes promtool's lint, and has no /metrics on the public listener.
     let text = reqwest::get(format!("http://{listen}/metrics"))
