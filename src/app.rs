@@ -40,6 +40,8 @@ impl<S: SessionStore> App<S> {
         self.metrics.render(crate::metrics::Kept {
             cache: self.sessions.cache().map(|c| c.lookups()),
             keys_reloaded: self.idp.reloads(),
+            refreshes: self.refresher.counts().0,
+            lock_waits: self.refresher.counts().1,
         })
     }
 }

@@ -30,6 +30,10 @@ pub struct Kept {
     pub cache: Option<(u64, u64)>,
     /// Reloads of the IdP's metadata and keys after the first load.
     pub keys_reloaded: u64,
+    /// Token refreshes by [`RefreshResult`], in its order.
+    pub refreshes: [u64; 4],
+    /// Times a refresh waited for another instance's refresh lock.
+    pub lock_waits: u64,
 }
 
 /// The app label for checks that name no configured profile.
@@ -42,6 +46,8 @@ const LOGOUTS: &str = "sidegate_logouts_total";
 const CACHE: &str = "sidegate_session_cache_lookups_total";
 const RELOADS: &str = "sidegate_idp_keys_reloaded_total";
 const BUILD: &str = "sidegate_build_info";
+const REFRESHES: &str = "sidegate_refreshes_total";
+const LOCK_WAITS: &str = "sidegate_refresh_lock_waits_total";
 const IDP_REQUESTS: &str = "sidegate_idp_requests_total";
 const IDP_SECONDS: &str = "sidegate_idp_request_duration_seconds";
 const STORE_OPS: &str = "sidegate_store_operations_total";
@@ -61,6 +67,8 @@ pub struct Metrics {
     reloads: Counter,
     idp: IdpCalls,
     store: StoreCalls,
+    refreshes: Vec<Counter>,
+    lock_waits: Counter,
 }
 
 impl Metrics {
@@ -157,6 +165,11 @@ impl Metrics {
             counter(CACHE, "result", "miss"),
         ];
         let reloads = recorder.register_counter(&Key::from_static_name(RELOADS), &META);
+        let refreshes = RefreshResult::ALL
+            .iter()
+            .map(|r| counter(REFRESHES, "result", r.as_str()))
+            .collect();
+        let lock_waits = recorder.register_counter(&Key::from_static_name(LOCK_WAITS), &META);
         let auth_seconds = recorder.register_histogram(&Key::from_static_name(AUTH_SECONDS), &META);
         let version = Key::from_parts(
             BUILD,
@@ -217,6 +230,8 @@ impl Metrics {
             reloads,
             idp,
             store,
+            refreshes,
+            lock_waits,
         }
     }
 
@@ -289,6 +304,20 @@ impl Metrics {
             m.absolute(misses);
         }
         self.reloads.absolute(kept.keys_reloaded);
+        for (c, n) in self.refreshes.iter().zip(kept.refreshes) {
+            c.absolute(n);
+        }
+        self.lock_waits.absolute(kept.lock_waits);
+        // A refused refresh ends the session: counted among the logouts too.
+        let refused = LogoutKind::ALL
+            .iter()
+            .position(|k| *k == LogoutKind::IdpRefusal);
+        if let (Some(c), Some(n)) = (
+            refused.and_then(|i| self.logouts.get(i)),
+            kept.refreshes.get(1),
+        ) {
+            c.absolute(*n);
+        }
         self.handle.render()
     }
 }
@@ -316,6 +345,8 @@ mod tests {
         let text = m.render(Kept {
             cache: Some((7, 3)),
             keys_reloaded: 1,
+            refreshes: [4, 1, 0, 0],
+            lock_waits: 2,
         });
         for line in [
             r#"sidegate_auth_decisions_total{app="borg",outcome="allow",reason="session"} 2"#,
@@ -333,6 +364,9 @@ mod tests {
             r#"sidegate_idp_request_duration_seconds_count{endpoint="token"} 1"#,
             r#"sidegate_store_operations_total{op="claim",result="error"} 1"#,
             r#"sidegate_store_operations_total{op="read",result="ok"} 0"#,
+            r#"sidegate_refreshes_total{result="refreshed"} 4"#,
+            r#"sidegate_logouts_total{kind="idp_refusal"} 1"#,
+            "sidegate_refresh_lock_waits_total 2",
         ] {
             assert!(text.contains(line), "{line} missing in:\n{text}");
         }

@@ -6,6 +6,7 @@
 //! uses the winner's new tokens and never the rotated-out refresh token. `invalid_grant`
 //! ends the session; a network failure keeps the old one until it expires.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,9 @@ pub struct Refresher {
     reread: Option<u64>,
     needed_claims: Vec<String>,
     gates: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
+    /// Refreshes by result (refreshed, refused, failed, gave up) and lock waits, for the
+    /// metrics.
+    counts: [AtomicU64; 5],
 }
 
 impl Refresher {
@@ -51,6 +55,19 @@ impl Refresher {
                 .max_capacity(100_000)
                 .time_to_idle(Duration::from_secs(120))
                 .build(),
+            counts: Default::default(),
+        }
+    }
+
+    /// Refreshes so far by result (refreshed, refused, failed, gave up), and lock waits.
+    pub fn counts(&self) -> ([u64; 4], u64) {
+        let n = |i: usize| self.counts.get(i).map_or(0, |c| c.load(Ordering::Relaxed));
+        ([n(0), n(1), n(2), n(3)], n(4))
+    }
+
+    fn count(&self, i: usize) {
+        if let Some(c) = self.counts.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -100,7 +117,9 @@ impl Refresher {
         let owner = ticket::random_token()?;
         let waiting_since = Instant::now();
         while !store.lock(&key, &owner, LOCK_TTL).await? {
+            self.count(4);
             if waiting_since.elapsed() > WAIT_LIMIT {
+                self.count(3);
                 tracing::warn!(ticket_id = %ticket.id(), "gave up waiting for another instance's token refresh; using the session as it is");
                 return Ok(Some(current));
             }
@@ -157,15 +176,18 @@ impl Refresher {
                     Duration::from_secs(updated.expires_at.saturating_sub(self.clock.now()).max(1));
                 sessions.update(ticket, &updated, remaining).await?;
                 tracing::info!(ticket_id = %ticket.id(), "refreshed the session's tokens");
+                self.count(0);
                 Ok(Some(updated))
             }
             Err(IdpError::RefreshRefused(reason)) => {
                 tracing::warn!(ticket_id = %ticket.id(), reason = %reason, "the IdP refused the refresh token; the session ends and the user logs in again");
+                self.count(1);
                 sessions.delete(ticket).await?;
                 Ok(None)
             }
             Err(e) => {
                 tracing::warn!(ticket_id = %ticket.id(), cause = %e, "refreshing the session's tokens failed; keeping the session until it expires");
+                self.count(2);
                 Ok(Some(current))
             }
         }

@@ -82,6 +82,8 @@ pub enum LogoutKind {
     Admin,
     /// A fetch to an app's own logout endpoint (`logout_paths`).
     App,
+    /// The IdP refused the session's refresh token (the session ended).
+    IdpRefusal,
 }
 
 /// Which IdP endpoint a request went to.
@@ -127,6 +129,19 @@ pub enum StoreOp {
     Index,
 }
 
+/// How a token refresh ended.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum RefreshResult {
+    /// New tokens stored.
+    Refreshed,
+    /// The IdP refused the refresh token: the session ended.
+    Refused,
+    /// The IdP failed; the session is kept as it is.
+    Failed,
+    /// Another instance held the refresh lock too long; the session was used as it is.
+    GaveUp,
+}
+
 /// snake_case label values for the closed sets.
 macro_rules! label_values {
     ($($t:ty => { $($v:ident => $s:literal),* $(,)? })*) => {$(
@@ -145,7 +160,8 @@ label_values! {
     Outcome => { Allow => "allow", Login => "login", Unauthorized => "unauthorized", Forbidden => "forbidden", BadRequest => "bad_request", Error => "error" }
     Reason => { Session => "session", ApiKey => "api_key", Bearer => "bearer", Bypass => "bypass", AppLogout => "app_logout", NoSession => "no_session", BadKey => "bad_key", BadBearer => "bad_bearer", Rule => "rule", Method => "method", NoCredential => "no_credential", ReturnUrl => "return_url", UntrustedProxy => "untrusted_proxy", BadForwarded => "bad_forwarded", UnknownApp => "unknown_app", StoreError => "store_error" }
     LoginResult => { Success => "success", InvalidState => "invalid_state", Refused => "refused", Unverified => "unverified", IdpError => "idp_error", StoreError => "store_error" }
-    LogoutKind => { User => "user", BackChannel => "back_channel", Admin => "admin", App => "app" }
+    LogoutKind => { User => "user", BackChannel => "back_channel", Admin => "admin", App => "app", IdpRefusal => "idp_refusal" }
+    RefreshResult => { Refreshed => "refreshed", Refused => "refused", Failed => "failed", GaveUp => "gave_up" }
     IdpEndpoint => { Discovery => "discovery", Keys => "keys", Token => "token", Userinfo => "userinfo" }
     IdpResult => { Ok => "ok", HttpError => "http_error", Failed => "failed" }
     StoreOp => { Create => "create", Read => "read", Update => "update", Delete => "delete", Revoke => "revoke", Claim => "claim", Index => "index" }

@@ -92,6 +92,7 @@ async fn a_due_session_is_refreshed_once_and_stored() {
         .unwrap();
     assert_eq!(kept.access_token.as_deref(), Some("a1"));
     assert_eq!(s.idp.requests().len(), 1);
+    assert_eq!(s.refresher.counts(), ([1, 0, 0, 0], 0), "counted once");
 }
 
 #[tokio::test]
@@ -118,4 +119,5 @@ async fn a_refused_refresh_ends_the_session_and_an_idp_failure_keeps_it() {
         .unwrap();
     assert!(ended.is_none());
     assert!(s.sessions.load_fresh(&ticket).await.unwrap().is_none());
+    assert_eq!(s.refresher.counts(), ([0, 1, 1, 0], 0), "one refused, one failed");
 }
