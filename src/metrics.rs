@@ -128,6 +128,12 @@ impl Metrics {
             None,
             "Session-store operations by kind and result",
         );
+        describe(REFRESHES, None, "Token refreshes by result");
+        describe(
+            LOCK_WAITS,
+            None,
+            "Times a refresh waited for another instance's refresh lock",
+        );
         for (name, help) in [
             (IDP_SECONDS, "Time of requests to the IdP, by endpoint"),
             (STORE_SECONDS, "Time of session-store operations, by kind"),

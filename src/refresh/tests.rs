@@ -119,5 +119,9 @@ async fn a_refused_refresh_ends_the_session_and_an_idp_failure_keeps_it() {
         .unwrap();
     assert!(ended.is_none());
     assert!(s.sessions.load_fresh(&ticket).await.unwrap().is_none());
-    assert_eq!(s.refresher.counts(), ([0, 1, 1, 0], 0), "one refused, one failed");
+    assert_eq!(
+        s.refresher.counts(),
+        ([0, 1, 1, 0], 0),
+        "one refused, one failed"
+    );
 }
