@@ -150,7 +150,7 @@ pub async fn run_with_clock(
         .map(|ttl| Arc::new(SessionCache::new(ttl)));
     match config.redis_url.clone() {
         Some(url) => {
-            let store = RedisStore::new(url.expose())?;
+            let store = RedisStore::with_ca(url.expose(), config.redis_ca.as_deref())?;
             tracing::info!("sessions are kept in Redis");
             // The cache goes live once subscribed to the other instances' invalidations.
             let feed = cache

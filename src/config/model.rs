@@ -59,6 +59,9 @@ pub struct Config {
     pub allowed_redirect_domains: Vec<String>,
     /// Redis URL; the memory store is used when `None`.
     pub redis_url: Option<Secret<String>>,
+    /// The CA certificates (PEM) Redis's TLS certificate must chain to, instead of the
+    /// system's (`SIDEGATE_REDIS_CA_FILE`).
+    pub redis_ca: Option<Vec<u8>>,
     /// Absolute session lifetime.
     pub session_lifetime: Duration,
     /// Idle timeout; `None` when switched off.

@@ -228,3 +228,39 @@ fn describe_masks_every_secret() {
         "{debug}"
     );
 }
+
+#[test]
+fn the_redis_ca_file_needs_tls_and_a_pem_certificate_and_metrics_their_own_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("ca.txt");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let not_pem = not_pem.display().to_string();
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (
+            &[("SIDEGATE_REDIS_URL", "redis://r:6379/0"), ("SIDEGATE_REDIS_CA_FILE", "/etc/hostname")],
+            "SIDEGATE_REDIS_CA_FILE: `/etc/hostname` is set, but SIDEGATE_REDIS_URL is not a rediss://",
+        ),
+        (
+            &[("SIDEGATE_REDIS_URL", "rediss://r:6379/0"), ("SIDEGATE_REDIS_CA_FILE", "/nonexistent/ca.pem")],
+            "SIDEGATE_REDIS_CA_FILE: cannot read `/nonexistent/ca.pem`",
+        ),
+        (
+            &[("SIDEGATE_REDIS_URL", "rediss://r:6379/0"), ("SIDEGATE_REDIS_CA_FILE", &not_pem)],
+            "holds no PEM certificate",
+        ),
+        (
+            &[("SIDEGATE_METRICS_LISTEN", "127.0.0.1:4180")],
+            "SIDEGATE_METRICS_LISTEN: `127.0.0.1:4180` is the public listener",
+        ),
+        (
+            &[("SIDEGATE_METRICS_LISTEN", "nine")],
+            "SIDEGATE_METRICS_LISTEN: `nine` is not address:port",
+        ),
+    ];
+    for (extra, want) in cases {
+        let e = errors(with(extra));
+        assert!(e.iter().any(|m| m.contains(want)), "{want}: {e:?}");
+    }
+    let (c, _) = Config::from_vars(with(&[("SIDEGATE_METRICS_LISTEN", "127.0.0.1:9464")])).unwrap();
+    assert_eq!(c.metrics_listen.map(|a| a.port()), Some(9464));
+}

@@ -87,6 +87,16 @@ pub const VARS: &[Var] = &[
             .as_ref()
             .map_or("(unset: memory store)".into(), |u| mask_url(u.expose()))
     }),
+    var("REDIS_CA_FILE", |c| {
+        c.redis_ca
+            .as_ref()
+            .map_or("(the system's CAs)".into(), |pem| {
+                let n = String::from_utf8_lossy(pem)
+                    .matches("-----BEGIN CERTIFICATE-----")
+                    .count();
+                format!("{n} CA certificate(s) from the file")
+            })
+    }),
     var("SESSION_LIFETIME", |c| duration(c.session_lifetime)),
     var("SESSION_IDLE_TIMEOUT", |c| optional(c.session_idle_timeout)),
     var("SESSION_CACHE_TTL", |c| optional(c.session_cache_ttl)),

@@ -33,7 +33,26 @@ impl RedisStore {
     /// # Errors
     /// A [`StoreError`] when the URL is not a Redis URL.
     pub fn new(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(StoreError::Url)?;
+        Self::with_ca(url, None)
+    }
+
+    /// A store for `url` (`rediss://` for TLS) that trusts only the CA certificates in
+    /// `ca_pem` instead of the system's, when given.
+    ///
+    /// # Errors
+    /// [`StoreError::Url`] when the URL (or the CA) cannot be used.
+    pub fn with_ca(url: &str, ca_pem: Option<&[u8]>) -> Result<Self, StoreError> {
+        let client = match ca_pem {
+            Some(ca) => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(ca.to_vec()),
+                },
+            ),
+            None => redis::Client::open(url),
+        }
+        .map_err(StoreError::Url)?;
         Ok(Self {
             client,
             conn: std::sync::Arc::default(),

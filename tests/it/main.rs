@@ -21,6 +21,7 @@ mod logout;
 mod machine;
 mod metrics;
 mod recipes;
+mod redis_tls;
 mod refresh;
 mod shutdown;
 mod startup;
