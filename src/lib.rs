@@ -198,6 +198,16 @@ async fn serve<S: SessionStore>(
         None => None,
     };
     let discovery = tokio::spawn(app.idp.clone().keep_discovering());
+    // Histogram samples are kept until folded into buckets: fold them often, scraped or not.
+    let upkeep = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                app.metrics.upkeep();
+            }
+        })
+    };
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "sidegate is listening");
     }
@@ -231,6 +241,7 @@ async fn serve<S: SessionStore>(
         tracing::warn!(limit = ?DRAIN_LIMIT, "stopped with requests still in flight after the limit");
     }
     discovery.abort();
+    upkeep.abort();
     if let Some(m) = metrics {
         m.abort();
     }

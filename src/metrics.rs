@@ -302,6 +302,13 @@ impl Metrics {
         }
     }
 
+    /// Folds recorded histogram samples into their buckets. The exporter keeps every
+    /// sample until this runs (or a scrape renders), so the server calls it every few
+    /// seconds whether or not anyone scrapes: memory stays flat.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
     /// The text exposition (Prometheus 0.0.4) of every metric, with `kept`'s counts.
     pub fn render(&self, kept: Kept) -> String {
         if let Some((hits, misses)) = kept.cache {

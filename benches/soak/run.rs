@@ -132,6 +132,7 @@ pub async fn soak(seconds: u64, write: bool) {
 
     let requests = counts.requests.load(Ordering::Relaxed);
     let wrong = counts.wrong.load(Ordering::Relaxed);
+    let mut worst: f64 = 0.0;
     let mut out = format!(
         "# sidegate soak ({seconds} s, three instances, one Redis)\n\n{requests} checks (half with valid sessions, a quarter forged, a quarter without a cookie), {} logins, **{wrong} wrong or failed answers**.\n\n| instance | RSS first (KiB) | after warm-up (KiB) | last (KiB) | max (KiB) | growth after warm-up |\n|---|---|---|---|---|---|\n",
         counts.logins.load(Ordering::Relaxed)
@@ -143,6 +144,7 @@ pub async fn soak(seconds: u64, write: bool) {
         let last = *series.last().unwrap();
         let max = *series.iter().max().unwrap();
         let growth = (last as f64 - warm as f64) / warm.max(1) as f64 * 100.0;
+        worst = worst.max(growth);
         out.push_str(&format!(
             "| {} | {} | {warm} | {last} | {max} | {growth:+.1} % |\n",
             i + 1,
@@ -158,4 +160,8 @@ pub async fn soak(seconds: u64, write: bool) {
     }
     assert!(requests > 0, "the soak sent nothing");
     assert_eq!(wrong, 0, "wrong answers during the soak");
+    // Memory must stay flat (within 10 %) once warm; too noisy to judge in short runs.
+    if seconds >= 60 {
+        assert!(worst <= 10.0, "RSS grew {worst:.1} % during the soak");
+    }
 }
