@@ -185,44 +185,34 @@ impl Metrics {
             )],
         );
         recorder.register_gauge(&version, &META).set(1.0);
-        let mut idp = IdpCalls {
-            counts: Vec::new(),
-            seconds: Vec::new(),
-        };
-        for e in IdpEndpoint::ALL {
-            for r in IdpResult::ALL {
-                let labels = vec![
-                    Label::from_static_parts("endpoint", e.as_str()),
-                    Label::from_static_parts("result", r.as_str()),
-                ];
-                let key = Key::from_parts(IDP_REQUESTS, labels);
-                idp.counts.push(recorder.register_counter(&key, &META));
-            }
-            let key = Key::from_parts(
-                IDP_SECONDS,
-                vec![Label::from_static_parts("endpoint", e.as_str())],
-            );
-            idp.seconds.push(recorder.register_histogram(&key, &META));
-        }
-        let mut store = StoreCalls {
-            counts: Vec::new(),
-            seconds: Vec::new(),
-        };
-        for op in StoreOp::ALL {
-            for result in ["ok", "error"] {
-                let labels = vec![
-                    Label::from_static_parts("op", op.as_str()),
-                    Label::from_static_parts("result", result),
-                ];
-                let key = Key::from_parts(STORE_OPS, labels);
-                store.counts.push(recorder.register_counter(&key, &META));
-            }
-            let key = Key::from_parts(
-                STORE_SECONDS,
-                vec![Label::from_static_parts("op", op.as_str())],
-            );
-            store.seconds.push(recorder.register_histogram(&key, &META));
-        }
+        let idp = IdpCalls(calls::Calls::register(
+            &recorder,
+            &META,
+            &calls::Names {
+                counter: IDP_REQUESTS,
+                histogram: IDP_SECONDS,
+                kind_label: "endpoint",
+            },
+            &IdpEndpoint::ALL
+                .iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>(),
+            &IdpResult::ALL
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>(),
+        ));
+        let store = StoreCalls(calls::Calls::register(
+            &recorder,
+            &META,
+            &calls::Names {
+                counter: STORE_OPS,
+                histogram: STORE_SECONDS,
+                kind_label: "op",
+            },
+            &StoreOp::ALL.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
+            &["ok", "error"],
+        ));
         Self {
             recorder,
             handle,
