@@ -25,7 +25,7 @@ mod harness;
 use std::net::SocketAddr;
 use std::process::Command;
 
-use harness::browser::{location, Browser};
+use harness::browser::sign_in as login;
 use harness::sidegate::{self as sg, SidegateProcess};
 use harness::{free_port, program, Caddy, Idp, Nginx, Proc, RedisServer, Traefik};
 
@@ -169,25 +169,6 @@ async fn compare(s: &Settings, floor: &Target, target: &Target) -> (f64, f64) {
 }
 
 /// Logs in as alice through sidegate listening on `port`; the session cookie.
-async fn login(port: u16) -> String {
-    let b = Browser::new(port);
-    let app = format!("http://app.example.test:{port}/");
-    let rd: String = url::form_urlencoded::byte_serialize(app.as_bytes()).collect();
-    let r = b
-        .navigate(&format!("http://auth.example.test:{port}/start?rd={rd}"))
-        .await;
-    let callback = b
-        .login_at_idp(
-            &location(&r),
-            "alice",
-            &format!("http://auth.example.test:{port}/callback"),
-        )
-        .await;
-    let r = b.navigate(&callback).await;
-    assert_eq!(location(&r), app, "login did not return to the app");
-    b.cookie(&app, "_sidegate").unwrap()
-}
-
 fn vars(
     port: u16,
     issuer: &str,

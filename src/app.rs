@@ -60,7 +60,7 @@ impl<S: SessionStore> App<S> {
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, IdpError> {
         let keys = Keys::derive(config.cookie_secret.expose());
-        let apikeys = match (&config.redis_url, &config.apikeys_file) {
+        let apikeys = match (&config.redis, &config.apikeys_file) {
             (Some(_), _) => Some(crate::apikey::Backend::Store(store.clone())),
             (None, Some(file)) => Some(crate::apikey::Backend::File(file.clone())),
             (None, None) => None,

@@ -10,6 +10,7 @@ mod groups;
 mod headers;
 mod model;
 mod parse;
+mod redis;
 mod vars;
 
 #[cfg(test)]

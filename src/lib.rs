@@ -148,10 +148,10 @@ pub async fn run_with_clock(
 ) -> Result<(), StartError> {
     let cache = session::cache::entry_ttl(config.session_cache_ttl, config.session_idle_timeout)
         .map(|ttl| Arc::new(SessionCache::new(ttl)));
-    match config.redis_url.clone() {
-        Some(url) => {
-            let store = RedisStore::with_ca(url.expose(), config.redis_ca.as_deref())?;
-            tracing::info!("sessions are kept in Redis");
+    match config.redis.clone() {
+        Some(redis) => {
+            let store = RedisStore::with_settings(&redis)?;
+            tracing::info!(topology = redis.kind(), "sessions are kept in Redis");
             // The cache goes live once subscribed to the other instances' invalidations.
             let feed = cache
                 .clone()

@@ -1,4 +1,7 @@
 //! The `sidegate` binary: parses the command line and dispatches to [`sidegate::cli`].
+// The server future nests deeply (warp filters over the Redis store); the default of 128
+// is not enough to compute its layout.
+#![recursion_limit = "256"]
 
 use std::process::ExitCode;
 

@@ -10,8 +10,8 @@ use crate::store::RedisStore;
 
 /// Runs one API-key action.
 pub(super) async fn run(config: &Config, action: ApikeyAction) -> ExitCode {
-    let backend: Backend<RedisStore> = match (&config.redis_url, &config.apikeys_file) {
-        (Some(url), _) => match RedisStore::new(url.expose()) {
+    let backend: Backend<RedisStore> = match (&config.redis, &config.apikeys_file) {
+        (Some(redis), _) => match RedisStore::with_settings(redis) {
             Ok(s) => Backend::Store(s),
             Err(e) => {
                 eprintln!("{e}");

@@ -10,11 +10,11 @@ use crate::config::Config;
 /// use its admin endpoint instead.
 pub(super) async fn run(config: &Config, action: SessionsAction) -> ExitCode {
     let SessionsAction::Revoke { user } = action;
-    let Some(url) = &config.redis_url else {
+    let Some(redis) = &config.redis else {
         eprintln!("sidegate sessions revoke needs SIDEGATE_REDIS_URL: with the memory store, sessions live inside the running server; use POST /admin/sessions/revoke?user=<sub> with SIDEGATE_ADMIN_TOKEN instead");
         return ExitCode::from(2);
     };
-    let store = match crate::store::RedisStore::new(url.expose()) {
+    let store = match crate::store::RedisStore::with_settings(redis) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");

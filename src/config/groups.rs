@@ -55,8 +55,7 @@ pub(super) fn validate(v: &Vars, all: &HashMap<String, String>) -> Result<Config
                 cookie_secret: cookies.secret,
                 cookie: cookies.settings,
                 allowed_redirect_domains: cookies.allowed_redirect_domains,
-                redis_url: sessions.redis_url,
-                redis_ca: sessions.redis_ca,
+                redis: sessions.redis,
                 session_lifetime: sessions.lifetime,
                 session_idle_timeout: sessions.idle,
                 session_cache_ttl: sessions.cache_ttl,
@@ -172,8 +171,7 @@ fn cookies(v: &Vars, public_url: Option<&Url>, p: &mut Problems) -> Option<Cooki
 }
 
 struct Sessions {
-    redis_url: Option<Secret<String>>,
-    redis_ca: Option<Vec<u8>>,
+    redis: Option<crate::store::RedisSettings>,
     lifetime: Duration,
     idle: Option<Duration>,
     cache_ttl: Option<Duration>,
@@ -182,41 +180,7 @@ struct Sessions {
 }
 
 fn sessions(v: &Vars, p: &mut Problems) -> Sessions {
-    let redis_url = secret(v, "REDIS_URL", p);
-    let redis_ca = match v
-        .get("REDIS_CA_FILE")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        None => None,
-        Some(path)
-            if !redis_url
-                .as_ref()
-                .is_some_and(|u| u.expose().starts_with("rediss://")) =>
-        {
-            p.push(format!("SIDEGATE_REDIS_CA_FILE: `{path}` is set, but SIDEGATE_REDIS_URL is not a rediss:// (TLS) URL; use rediss://host:6379/0 or unset the CA file"));
-            None
-        }
-        Some(path) => match std::fs::read(path) {
-            Ok(pem) if String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") => {
-                Some(pem)
-            }
-            Ok(_) => {
-                p.push(format!("SIDEGATE_REDIS_CA_FILE: `{path}` holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
-                None
-            }
-            Err(e) => {
-                p.push(format!("SIDEGATE_REDIS_CA_FILE: cannot read `{path}` ({e}); give the CA certificate that signed Redis's, in PEM"));
-                None
-            }
-        },
-    };
-    if let Some(u) = &redis_url {
-        if !matches!(Url::parse(u.expose()), Ok(url) if matches!(url.scheme(), "redis" | "rediss" | "redis+unix" | "unix"))
-        {
-            p.push("SIDEGATE_REDIS_URL: not a valid Redis URL; use redis://host:6379/0 (or rediss:// for TLS)".into());
-        }
-    }
+    let redis = super::redis::redis(v, p);
     let duration = |name: &str, default: Duration, p: &mut Problems| {
         parse::parse_duration(v.get(name), &format!("SIDEGATE_{name}"), default, p)
     };
@@ -233,8 +197,7 @@ fn sessions(v: &Vars, p: &mut Problems) -> Sessions {
     let claims_refresh = duration("CLAIMS_REFRESH_INTERVAL", Duration::ZERO, p);
     let on = |d: Duration| (!d.is_zero()).then_some(d);
     Sessions {
-        redis_url,
-        redis_ca,
+        redis,
         lifetime,
         idle: on(idle),
         cache_ttl: on(cache_ttl),

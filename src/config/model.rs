@@ -57,11 +57,8 @@ pub struct Config {
     pub cookie: CookieSettings,
     /// Hosts and parent domains a return URL may point to.
     pub allowed_redirect_domains: Vec<String>,
-    /// Redis URL; the memory store is used when `None`.
-    pub redis_url: Option<Secret<String>>,
-    /// The CA certificates (PEM) Redis's TLS certificate must chain to, instead of the
-    /// system's (`SIDEGATE_REDIS_CA_FILE`).
-    pub redis_ca: Option<Vec<u8>>,
+    /// Where Redis is (one server, Sentinel, cluster); the memory store is used when `None`.
+    pub redis: Option<crate::store::RedisSettings>,
     /// Absolute session lifetime.
     pub session_lifetime: Duration,
     /// Idle timeout; `None` when switched off.

@@ -45,7 +45,7 @@ fn minimal_config_gets_documented_defaults() {
     assert_eq!(c.cookie.domain, None);
     assert!(c.cookie.secure);
     assert_eq!(c.allowed_redirect_domains, ["auth.example.test"]);
-    assert!(c.redis_url.is_none());
+    assert!(c.redis.is_none());
     assert_eq!(c.session_lifetime, Duration::from_secs(86_400));
     assert_eq!(c.session_idle_timeout, Some(Duration::from_secs(4 * 3600)));
     assert_eq!(c.trusted_proxies.len(), 6);
@@ -263,4 +263,84 @@ fn the_redis_ca_file_needs_tls_and_a_pem_certificate_and_metrics_their_own_port(
     }
     let (c, _) = Config::from_vars(with(&[("SIDEGATE_METRICS_LISTEN", "127.0.0.1:9464")])).unwrap();
     assert_eq!(c.metrics_listen.map(|a| a.port()), Some(9464));
+}
+
+#[test]
+fn redis_sentinel_and_cluster_are_configured_by_lists_and_mistakes_are_named() {
+    use crate::store::RedisTarget;
+    let cases: [(&[(&str, &str)], &str); 6] = [
+        (
+            &[("SIDEGATE_REDIS_SENTINELS", "s1:26379")],
+            "SIDEGATE_REDIS_SENTINELS is set but SIDEGATE_REDIS_URL is not",
+        ),
+        (
+            &[
+                ("SIDEGATE_REDIS_URL", "redis://mymaster:6379/0"),
+                ("SIDEGATE_REDIS_SENTINELS", "s1:26379"),
+            ],
+            "drop the port :6379",
+        ),
+        (
+            &[
+                ("SIDEGATE_REDIS_URL", "redis://mymaster/0"),
+                ("SIDEGATE_REDIS_SENTINELS", "s1:26379,redis://:hunter2@s2"),
+            ],
+            "SIDEGATE_REDIS_SENTINELS: entry 2 is not host:port",
+        ),
+        (
+            &[
+                ("SIDEGATE_REDIS_URL", "redis://r:6379/0"),
+                ("SIDEGATE_REDIS_CLUSTER_NODES", "n1:7000"),
+            ],
+            "SIDEGATE_REDIS_URL and SIDEGATE_REDIS_CLUSTER_NODES are both set",
+        ),
+        (
+            &[
+                ("SIDEGATE_REDIS_SENTINELS", "s1:26379"),
+                ("SIDEGATE_REDIS_CLUSTER_NODES", "n1:7000"),
+            ],
+            "are both set; Redis is either watched by Sentinel or a cluster",
+        ),
+        (
+            &[
+                ("SIDEGATE_REDIS_CLUSTER_NODES", "n1:7000"),
+                ("SIDEGATE_REDIS_WAIT_REPLICAS", "some"),
+            ],
+            "SIDEGATE_REDIS_WAIT_REPLICAS: a number of replicas",
+        ),
+    ];
+    for (extra, want) in cases {
+        let e = errors(with(extra));
+        assert!(e.iter().any(|m| m.contains(want)), "{want}: {e:?}");
+        assert!(!e.iter().any(|m| m.contains("hunter2")), "{e:?}");
+    }
+    let (c, _) = Config::from_vars(with(&[
+        ("SIDEGATE_REDIS_URL", "redis://:pw@mymaster/0"),
+        (
+            "SIDEGATE_REDIS_SENTINELS",
+            "10.0.0.1:26379, redis://:spw@10.0.0.2:26379",
+        ),
+    ]))
+    .unwrap();
+    let redis = c.redis.as_ref().unwrap();
+    assert_eq!(redis.wait_replicas, 1, "failover-safe writes by default");
+    assert!(
+        matches!(&redis.target, RedisTarget::Sentinel { sentinels, .. } if sentinels.len() == 2)
+    );
+    let text = c.describe();
+    assert!(!text.contains(":pw@") && !text.contains(":spw@"), "{text}");
+    let (c, _) = Config::from_vars(with(&[
+        ("SIDEGATE_REDIS_CLUSTER_NODES", "n1:7000,n2:7001"),
+        ("SIDEGATE_REDIS_WAIT_REPLICAS", "0"),
+    ]))
+    .unwrap();
+    let redis = c.redis.as_ref().unwrap();
+    assert!(matches!(&redis.target, RedisTarget::Cluster(n) if n.len() == 2));
+    assert_eq!(redis.wait_replicas, 0);
+    let (c, _) = Config::from_vars(with(&[("SIDEGATE_REDIS_URL", "redis://r:6379/0")])).unwrap();
+    assert_eq!(
+        c.redis.unwrap().wait_replicas,
+        0,
+        "one server has no replicas to wait for"
+    );
 }

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::model::{Config, ConfigErrors};
+use crate::store::RedisTarget;
 
 /// One variable sidegate reads.
 pub struct Var {
@@ -82,14 +83,41 @@ pub const VARS: &[Var] = &[
     var("ALLOWED_REDIRECT_DOMAINS", |c| {
         c.allowed_redirect_domains.join(",")
     }),
-    secret("REDIS_URL", |c| {
-        c.redis_url
+    secret("REDIS_URL", |c| match c.redis.as_ref().map(|r| &r.target) {
+        None => "(unset: memory store)".into(),
+        Some(RedisTarget::Single(u)) => mask_url(u),
+        Some(RedisTarget::Sentinel { master, .. }) => {
+            format!(
+                "{} (the master group the Sentinels watch)",
+                mask_url(master)
+            )
+        }
+        Some(RedisTarget::Cluster(_)) => "(unset: a cluster)".into(),
+    }),
+    secret("REDIS_SENTINELS", |c| {
+        match c.redis.as_ref().map(|r| &r.target) {
+            Some(RedisTarget::Sentinel { sentinels, .. }) => mask_list(sentinels),
+            _ => "(unset)".into(),
+        }
+    }),
+    secret("REDIS_CLUSTER_NODES", |c| {
+        match c.redis.as_ref().map(|r| &r.target) {
+            Some(RedisTarget::Cluster(nodes)) => mask_list(nodes),
+            _ => "(unset)".into(),
+        }
+    }),
+    var("REDIS_WAIT_REPLICAS", |c| {
+        c.redis
             .as_ref()
-            .map_or("(unset: memory store)".into(), |u| mask_url(u.expose()))
+            .map_or("(no Redis)".into(), |r| match r.wait_replicas {
+                0 => "0 (writes do not wait for replicas)".into(),
+                n => format!("{n} (session writes WAIT for {n} replica(s), up to 500 ms)"),
+            })
     }),
     var("REDIS_CA_FILE", |c| {
-        c.redis_ca
+        c.redis
             .as_ref()
+            .and_then(|r| r.ca.as_ref())
             .map_or("(the system's CAs)".into(), |pem| {
                 let n = String::from_utf8_lossy(pem)
                     .matches("-----BEGIN CERTIFICATE-----")
@@ -159,6 +187,21 @@ pub const VARS: &[Var] = &[
 pub fn is_known(name: &str) -> bool {
     VARS.iter()
         .any(|v| v.name == name || (v.secret && name.strip_suffix("_FILE") == Some(v.name)))
+}
+
+/// Masks the passwords in a list of addresses.
+fn mask_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| {
+            if i.contains("://") {
+                mask_url(i)
+            } else {
+                i.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Masks the password in a URL such as `redis://:pw@host`.

@@ -12,6 +12,10 @@ pub enum StoreError {
     /// Redis answered a command with an error, or the connection failed during it.
     #[error("Redis: {0}")]
     Redis(#[from] ::redis::RedisError),
+    /// The Sentinels named no reachable master a moment ago (commands fail at once for
+    /// 100 ms after a failed lookup rather than each asking again).
+    #[error("no Redis master is reachable: the Sentinels were just asked and named none that answers (a failover may be under way)")]
+    NoMaster,
     /// Redis did not answer within the deadline.
     #[error("Redis did not answer in time ({0})")]
     Timeout(&'static str),

@@ -12,5 +12,5 @@ mod traits;
 
 pub use error::StoreError;
 pub use memory::MemoryStore;
-pub use redis::RedisStore;
+pub use redis::{RedisSettings, RedisStore, Target as RedisTarget};
 pub use traits::{Coordination, Indexes, Invalidations, KeyValue, SessionStore};

@@ -4,12 +4,17 @@
 //! sidegate starts while Redis is still down (`/readyz` says 503 until it answers).
 //! Every command has a deadline: a hung Redis is a 5xx, never a hung proxy.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
-use tokio::sync::OnceCell;
 
+mod conn;
+mod target;
+
+pub use target::{RedisSettings, Target};
+
+use self::conn::{Backend, Conn};
 use super::error::StoreError;
 use super::traits::{Coordination, Indexes, Invalidations, KeyValue};
 
@@ -19,21 +24,30 @@ const DEADLINE: Duration = Duration::from_secs(2);
 const INVALIDATIONS: &str = "sidegate:invalidate";
 /// How often the subscription is checked; a missed answer takes the cache down.
 const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long a session write waits for its replicas (`WAIT n 500`).
+const REPLICA_WAIT_MS: u64 = 500;
+
+/// Adds `id` to a set that lives at least `ttl`: extend, never shorten. One key, so one
+/// slot in a cluster, and atomic everywhere.
+const INDEX_ADD: &str = "redis.call('SADD', KEYS[1], ARGV[1]) if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 1";
 
 /// Sessions in Redis, under `sidegate:s:<id>`; indexes under `sidegate:i:<kind>:<hmac>`.
+///
+/// Every operation touches one key, so each is atomic on its own and a cluster never
+/// needs a cross-slot command (no hash tags needed).
 #[derive(Clone)]
 pub struct RedisStore {
-    client: redis::Client,
-    conn: std::sync::Arc<OnceCell<ConnectionManager>>,
+    backend: Arc<Backend>,
+    wait_replicas: u32,
 }
 
 impl RedisStore {
-    /// A store for `url`; nothing is connected until first use.
+    /// A store for one server at `url`; nothing is connected until first use.
     ///
     /// # Errors
     /// A [`StoreError`] when the URL is not a Redis URL.
     pub fn new(url: &str) -> Result<Self, StoreError> {
-        Self::with_ca(url, None)
+        Self::with_settings(&RedisSettings::single(url))
     }
 
     /// A store for `url` (`rediss://` for TLS) that trusts only the CA certificates in
@@ -42,33 +56,48 @@ impl RedisStore {
     /// # Errors
     /// [`StoreError::Url`] when the URL (or the CA) cannot be used.
     pub fn with_ca(url: &str, ca_pem: Option<&[u8]>) -> Result<Self, StoreError> {
-        let client = match ca_pem {
-            Some(ca) => redis::Client::build_with_tls(
-                url,
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(ca.to_vec()),
-                },
-            ),
-            None => redis::Client::open(url),
-        }
-        .map_err(StoreError::Url)?;
+        let mut settings = RedisSettings::single(url);
+        settings.ca = ca_pem.map(<[u8]>::to_vec);
+        Self::with_settings(&settings)
+    }
+
+    /// A store for one server, a Sentinel group or a cluster; nothing is connected until
+    /// first use.
+    ///
+    /// # Errors
+    /// [`StoreError::Url`] when an address (or the CA) cannot be used.
+    pub fn with_settings(settings: &RedisSettings) -> Result<Self, StoreError> {
         Ok(Self {
-            client,
-            conn: std::sync::Arc::default(),
+            backend: Arc::new(Backend::new(settings, DEADLINE)?),
+            wait_replicas: settings.wait_replicas,
         })
     }
 
-    async fn conn(&self) -> Result<ConnectionManager, StoreError> {
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(DEADLINE))
-            .set_response_timeout(Some(DEADLINE))
-            .set_number_of_retries(2);
-        self.conn
-            .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
+    async fn conn(&self) -> Result<Conn, StoreError> {
+        self.backend.conn(DEADLINE).await
+    }
+
+    /// Runs a write that must survive a failover: with replicas to wait for, `WAIT` follows
+    /// it on the same connection. Too few acknowledgements are logged, not failed: the
+    /// write is on the master, and refusing would turn a lagging replica into an outage.
+    async fn durable<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, StoreError> {
+        let mut c = self.conn().await?;
+        if self.wait_replicas == 0 {
+            return cmd.query_async(&mut c).await.map_err(fail);
+        }
+        let (value, acked): (T, u32) = redis::pipe()
+            .add_command(cmd)
+            .cmd("WAIT")
+            .arg(self.wait_replicas)
+            .arg(REPLICA_WAIT_MS)
+            .query_async(&mut c)
             .await
-            .cloned()
-            .map_err(StoreError::Connect)
+            .map_err(fail)?;
+        if acked < self.wait_replicas {
+            tracing::warn!(acked, wanted = self.wait_replicas,
+                "a session write reached fewer Redis replicas than SIDEGATE_REDIS_WAIT_REPLICAS within 500 ms; a failover right now could lose it (check the replicas' health)");
+        }
+        Ok(value)
     }
 }
 
@@ -80,16 +109,9 @@ impl RedisStore {
         value: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let mut c = self.conn().await?;
-        let set: Option<String> = redis::cmd("SET")
-            .arg(key)
-            .arg(value)
-            .arg("NX")
-            .arg("PX")
-            .arg(ms(ttl))
-            .query_async(&mut c)
-            .await
-            .map_err(fail)?;
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value).arg("NX").arg("PX").arg(ms(ttl));
+        let set: Option<String> = self.durable(cmd).await?;
         Ok(set.is_some())
     }
 }
@@ -124,20 +146,15 @@ impl KeyValue for RedisStore {
     }
 
     async fn put(&self, id: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
-        let mut c = self.conn().await?;
-        redis::cmd("SET")
-            .arg(session_key(id))
-            .arg(value)
-            .arg("PX")
-            .arg(ms(ttl))
-            .query_async::<()>(&mut c)
-            .await
-            .map_err(fail)
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(session_key(id)).arg(value).arg("PX").arg(ms(ttl));
+        self.durable(cmd).await
     }
 
     async fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        let mut c = self.conn().await?;
-        let n: u64 = c.del(session_key(id)).await.map_err(fail)?;
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(session_key(id));
+        let n: u64 = self.durable(cmd).await?;
         Ok(n > 0)
     }
 
@@ -152,26 +169,13 @@ impl KeyValue for RedisStore {
 
 impl Indexes for RedisStore {
     async fn index_add(&self, index: &str, id: &str, ttl: Duration) -> Result<(), StoreError> {
-        let mut c = self.conn().await?;
-        let key = index_key(index);
-        // The set lives as long as its longest-lived member: extend, never shorten (GT).
-        redis::pipe()
-            .atomic()
-            .sadd(&key, id)
-            .ignore()
-            .cmd("PEXPIRE")
-            .arg(&key)
-            .arg(ms(ttl))
-            .arg("GT")
-            .ignore()
-            .cmd("PEXPIRE")
-            .arg(&key)
-            .arg(ms(ttl))
-            .arg("NX")
-            .ignore()
-            .query_async::<()>(&mut c)
-            .await
-            .map_err(fail)
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(INDEX_ADD)
+            .arg(1)
+            .arg(index_key(index))
+            .arg(id)
+            .arg(ms(ttl));
+        self.durable::<i64>(cmd).await.map(|_| ())
     }
 
     async fn index_remove(&self, index: &str, id: &str) -> Result<(), StoreError> {
@@ -259,19 +263,30 @@ impl RedisStore {
         }
     }
 
+    /// A subscription to the invalidations through the first client that takes it.
+    async fn subscribe(&self) -> Result<redis::aio::PubSub, StoreError> {
+        let mut last = StoreError::SubscriptionClosed;
+        for client in self.backend.subscription_clients().await? {
+            let subscribing = async {
+                let mut pubsub = client.get_async_pubsub().await.map_err(fail)?;
+                pubsub.subscribe(INVALIDATIONS).await.map_err(fail)?;
+                Ok::<_, StoreError>(pubsub)
+            };
+            match tokio::time::timeout(DEADLINE, subscribing).await {
+                Ok(Ok(pubsub)) => return Ok(pubsub),
+                Ok(Err(e)) => last = e,
+                Err(_) => last = StoreError::Timeout("subscribing"),
+            }
+        }
+        Err(last)
+    }
+
     async fn subscribed(
         &self,
         cache: &impl Invalidations,
     ) -> Result<std::convert::Infallible, StoreError> {
         use futures_util::StreamExt;
-        let mut pubsub = tokio::time::timeout(DEADLINE, self.client.get_async_pubsub())
-            .await
-            .map_err(|_| StoreError::Timeout("subscribing"))?
-            .map_err(fail)?;
-        tokio::time::timeout(DEADLINE, pubsub.subscribe(INVALIDATIONS))
-            .await
-            .map_err(|_| StoreError::Timeout("confirming the subscription"))?
-            .map_err(fail)?;
+        let pubsub = self.subscribe().await?;
         let (mut sink, mut messages) = pubsub.split();
         cache.set_live(true);
         tracing::info!("session cache on: subscribed to session invalidations in Redis");

@@ -475,6 +475,14 @@ fn dockerfile_builds_locked_and_runs_unprivileged_with_a_health_check() {
         args("COPY").iter().any(|a| a.starts_with("--from=")),
         "the final stage copies nothing from the build stage"
     );
+    // rediss:// and an https IdP need the public CAs: distroless static and base carry
+    // /etc/ssl/certs/ca-certificates.crt; scratch must be given it.
+    let carries_cas = image.starts_with("gcr.io/distroless/static")
+        || image.starts_with("gcr.io/distroless/base")
+        || args("COPY")
+            .iter()
+            .any(|a| a.contains("/etc/ssl/certs/ca-certificates.crt"));
+    assert!(carries_cas, "the image {image} has no CA bundle");
 
     let user = *args("USER").last().expect("no USER in the final stage");
     let uid = user.split(':').next().unwrap();

@@ -11,6 +11,7 @@ use reqwest::StatusCode;
 use warp::Filter;
 
 use crate::harness::browser::{location, Browser};
+use crate::harness::redis_cluster::RedisCluster;
 use crate::harness::{free_port, serve, sidegate, Echo, Idp, Nginx, RedisServer, Served, Sidegate};
 
 const ADMIN_TOKEN: &str = "admin-token-0123456789-0123456789-abcdef";
@@ -18,7 +19,11 @@ const ADMIN_TOKEN: &str = "admin-token-0123456789-0123456789-abcdef";
 struct Cluster {
     port: u16,
     idp: Idp,
-    redis: RedisServer,
+    /// One redis-server, or none when the instances share a Redis Cluster.
+    redis: Option<RedisServer>,
+    _redis_cluster: Option<RedisCluster>,
+    /// What tells sidegate where Redis is.
+    store_vars: Vec<(String, String)>,
     instances: Vec<Sidegate>,
     captured: Arc<Mutex<Vec<String>>>,
     _echo: Echo,
@@ -89,7 +94,7 @@ impl Cluster {
 
     /// How many session reads (GETEX) Redis has served.
     async fn redis_reads(&self) -> u64 {
-        let client = redis::Client::open(self.redis.url()).unwrap();
+        let client = redis::Client::open(self.redis.as_ref().unwrap().url()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
         let info: String = redis::cmd("INFO")
             .arg("commandstats")
@@ -160,14 +165,28 @@ async fn capture(target: SocketAddr, seen: Arc<Mutex<Vec<String>>>) -> Served {
 }
 
 async fn cluster(extra: &[(&str, &str)]) -> Cluster {
+    cluster_on(extra, false).await
+}
+
+/// Three instances sharing one redis-server, or a Redis Cluster when `redis_cluster`.
+async fn cluster_on(extra: &[(&str, &str)], redis_cluster: bool) -> Cluster {
     let port = free_port();
     let public = format!("http://auth.example.test:{port}");
     let idp_port = free_port();
     let issuer = format!("http://127.0.0.1:{idp_port}");
-    let redis = RedisServer::start().await;
+    let (redis, redis_cluster, store_vars) = if redis_cluster {
+        let c = RedisCluster::start().await;
+        let vars = vec![("SIDEGATE_REDIS_CLUSTER_NODES".to_owned(), c.seeds())];
+        (None, Some(c), vars)
+    } else {
+        let r = RedisServer::start().await;
+        let vars = vec![("SIDEGATE_REDIS_URL".to_owned(), r.url())];
+        (Some(r), None, vars)
+    };
     let mut instances = Vec::new();
     for _ in 0..3 {
-        let mut vars = sidegate::vars(&public, &issuer, Some(&redis.url()));
+        let mut vars = sidegate::vars(&public, &issuer, None);
+        vars.extend(store_vars.iter().cloned());
         vars.push(("SIDEGATE_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()));
         vars.extend(
             extra
@@ -199,6 +218,8 @@ async fn cluster(extra: &[(&str, &str)]) -> Cluster {
         port,
         idp,
         redis,
+        _redis_cluster: redis_cluster,
+        store_vars,
         instances,
         captured,
         _echo: echo,
@@ -209,7 +230,15 @@ async fn cluster(extra: &[(&str, &str)]) -> Cluster {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_everywhere_rp_initiated_back_channel_and_operator() {
-    let c = cluster(&[("SIDEGATE_SESSION_CACHE_TTL", "60s")]).await;
+    logout_everywhere(cluster(&[("SIDEGATE_SESSION_CACHE_TTL", "60s")]).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_everywhere_over_a_redis_cluster() {
+    logout_everywhere(cluster_on(&[("SIDEGATE_SESSION_CACHE_TTL", "60s")], true).await).await;
+}
+
+async fn logout_everywhere(c: Cluster) {
     let within = Duration::from_millis(100);
 
     // RP-initiated logout: sidegate ends its session, then sends the browser to the IdP's
@@ -346,11 +375,8 @@ async fn logout_everywhere_rp_initiated_back_channel_and_operator() {
     // And the CLI does the same against the shared Redis.
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sidegate"));
     cmd.env_clear()
-        .envs(sidegate::vars(
-            &c.auth(""),
-            &c.idp.issuer(),
-            Some(&c.redis.url()),
-        ))
+        .envs(sidegate::vars(&c.auth(""), &c.idp.issuer(), None))
+        .envs(c.store_vars.clone())
         .args(["sessions", "revoke", "--user", "dave"]);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
@@ -431,7 +457,7 @@ async fn session_cache_serves_checks_and_fails_closed_without_redis() {
     // Redis gone: the caches empty themselves and every check fails closed (503), even
     // for the session they held; never a 2xx.
     let mut c = c;
-    c.redis.proc.stop();
+    c.redis.as_mut().unwrap().proc.stop();
     let start = Instant::now();
     loop {
         let statuses = c.statuses(&cookie).await;

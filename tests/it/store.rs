@@ -19,7 +19,7 @@ async fn eventually_gone<S: SessionStore>(store: &S, id: &str) {
     }
 }
 
-async fn store_suite<S: SessionStore>(store: S) {
+pub async fn store_suite<S: SessionStore>(store: S) {
     store.ping().await.unwrap();
     assert_eq!(store.get("missing", None).await.unwrap(), None);
 

@@ -122,6 +122,27 @@ impl Browser {
     }
 }
 
+/// Logs alice in through sidegate on `port` (as `auth.example.test`) and the test IdP;
+/// the session cookie's value.
+pub async fn sign_in(port: u16) -> String {
+    let b = Browser::new(port);
+    let app = format!("http://app.example.test:{port}/");
+    let rd: String = url::form_urlencoded::byte_serialize(app.as_bytes()).collect();
+    let r = b
+        .navigate(&format!("http://auth.example.test:{port}/start?rd={rd}"))
+        .await;
+    let callback = b
+        .login_at_idp(
+            &location(&r),
+            "alice",
+            &format!("http://auth.example.test:{port}/callback"),
+        )
+        .await;
+    let r = b.navigate(&callback).await;
+    assert_eq!(location(&r), app, "login did not return to the app");
+    b.cookie(&app, "_sidegate").unwrap()
+}
+
 /// The `Location` header of a response.
 pub fn location(r: &Response) -> String {
     r.headers()

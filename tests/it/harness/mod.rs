@@ -11,6 +11,8 @@ pub mod idp;
 pub mod labels;
 pub mod nginx;
 pub mod redis;
+pub mod redis_cluster;
+pub mod sentinel;
 pub mod sidegate;
 pub mod stack;
 pub mod standins;
@@ -150,6 +152,12 @@ impl Proc {
     /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// SIGKILL, then reaps the child.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Sends SIGTERM and returns at once.

@@ -1,0 +1,151 @@
+//! Redis Sentinel: one master, two replicas, three Sentinels, three sidegate processes
+//! under steady load. SIGKILL the master: nothing is allowed without a session, checks
+//! recover within 10 s of the promotion without restarting sidegate, sessions written
+//! before the kill survive (session writes `WAIT` for a replica), and a logout still
+//! reaches every instance within 100 ms. Then the old master comes back as a replica and
+//! the new master is killed: the same again.
+
+use std::time::{Duration, Instant};
+
+use ::sidegate::store::{RedisSettings, RedisStore, RedisTarget};
+
+use crate::failover::{logout_reaches_the_others, start_load, Instances, Report};
+use crate::harness::browser::sign_in;
+use crate::harness::sentinel::{Sentinels, GROUP};
+use crate::harness::sidegate::{self, SidegateProcess};
+use crate::harness::{free_port, Idp, RedisServer};
+
+async fn instances(topology: &Sentinels, idp: &Idp, ports: &[u16]) -> Instances {
+    let mut procs = vec![];
+    for p in ports {
+        let mut vars = sidegate::vars(
+            &format!("http://auth.example.test:{p}"),
+            &idp.issuer(),
+            None,
+        );
+        vars.push(("SIDEGATE_REDIS_URL".into(), format!("redis://{GROUP}/0")));
+        vars.push(("SIDEGATE_REDIS_SENTINELS".into(), topology.addresses()));
+        vars.push(("SIDEGATE_LOG".into(), "sidegate=info,warn".into()));
+        procs.push(SidegateProcess::spawn_on(*p, vars).await);
+    }
+    Instances {
+        procs,
+        ports: ports.to_vec(),
+    }
+}
+
+/// Kills the master under load; the round's counts once checks are back.
+async fn kill_the_master(
+    topology: &mut Sentinels,
+    instances: &Instances,
+    sessions: &[String],
+) -> (Report, u16) {
+    let old = topology.master().await.unwrap();
+    let load = start_load(instances, sessions);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    topology.server(old).kill();
+    let killed = Instant::now();
+    let new = loop {
+        match topology.master().await {
+            Some(m) if m != old => break m,
+            _ => {}
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "no promotion 30 s after the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let promotion = killed.elapsed();
+    let report = load
+        .finish(
+            killed,
+            promotion,
+            Duration::from_secs(3),
+            Duration::from_secs(30),
+        )
+        .await;
+    println!("Sentinel failover :{old} -> :{new}: {report:?}");
+    assert!(report.allowed > 0 && report.refused > 0, "{report:?}");
+    assert!(
+        report.recovery <= promotion + Duration::from_secs(10),
+        "checks failed until {:?} after the kill, the promotion was at {promotion:?}",
+        report.recovery
+    );
+    for proc in &instances.procs {
+        for s in sessions {
+            let client = reqwest::Client::new();
+            let status = crate::failover::check(&client, proc.addr, Some(s)).await;
+            assert_eq!(
+                status, 200,
+                "a session written before the kill is gone on {}",
+                proc.addr
+            );
+        }
+    }
+    (report, old)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_failover_under_load_loses_no_session_and_allows_nothing() {
+    let mut topology = Sentinels::start().await;
+    crate::store::store_suite(
+        RedisStore::with_settings(&RedisSettings {
+            target: RedisTarget::Sentinel {
+                master: format!("redis://{GROUP}/0"),
+                sentinels: topology.addresses().split(',').map(str::to_owned).collect(),
+            },
+            ca: None,
+            wait_replicas: 1,
+        })
+        .unwrap(),
+    )
+    .await;
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let callbacks: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://auth.example.test:{p}/callback"))
+        .collect();
+    let idp = Idp::start(&callbacks).await;
+    let instances = instances(&topology, &idp, &ports).await;
+    let mut sessions = vec![];
+    for p in &ports {
+        sessions.push(sign_in(*p).await);
+    }
+    // Each session write waited for a replica (WAIT after the SET, on the master).
+    let master = topology.master().await.unwrap();
+    assert!(
+        topology.server(master).calls("wait").await >= 3,
+        "session writes did not WAIT"
+    );
+    // Written at least a second before the kill.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let (first, old) = kill_the_master(&mut topology, &instances, &sessions).await;
+    let took = logout_reaches_the_others(&instances).await;
+    println!("after the first failover a logout reached the others in {took:?}");
+
+    // The old master comes back (empty: no persistence) and Sentinel makes it a replica.
+    topology.servers.retain(|s| s.port != old);
+    topology.servers.push(RedisServer::start_on(old).await);
+    let master = topology.master().await.unwrap();
+    topology.wait_until_settled(master).await;
+    assert_eq!(topology.server(old).role().await, "slave");
+    sessions.push(sign_in(ports[1]).await);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let (second, _) = kill_the_master(&mut topology, &instances, &sessions).await;
+    let took = logout_reaches_the_others(&instances).await;
+    println!("after the second failover a logout reached the others in {took:?}");
+    for (round, r) in [("first", first), ("second", second)] {
+        println!(
+            "| Sentinel, {round} kill | {} | {} | {} | {} | {:.1} s | {:.1} s |",
+            r.requests,
+            r.allowed,
+            r.refused,
+            r.errors,
+            r.promotion.as_secs_f64(),
+            r.recovery.as_secs_f64()
+        );
+    }
+}
