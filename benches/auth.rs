@@ -32,6 +32,9 @@ use harness::{free_port, program, Caddy, Idp, Nginx, Proc, RedisServer, Traefik}
 #[path = "soak/run.rs"]
 mod soak;
 
+#[path = "instructions/count.rs"]
+mod instructions;
+
 /// Set in the environment of the copy of this binary that serves as the no-op responder.
 const NOOP_VAR: &str = "SIDEGATE_BENCH_NOOP";
 
@@ -62,13 +65,42 @@ fn main() {
 }
 
 /// The floor: warp answering every request with an empty 200, on tokio's default runtime
-/// like sidegate's.
+/// like sidegate's. With `SIDEGATE_BENCH_NOOP_GET=<redis url> <key>` it first reads that
+/// key from Redis (one GET per request: the floor of a check the cache cannot answer).
+/// It exits on SIGTERM (so callgrind writes its counts).
 fn noop(addr: SocketAddr) {
     use warp::Filter;
+    let get = std::env::var("SIDEGATE_BENCH_NOOP_GET").ok();
     tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(async move {
-            warp::serve(warp::any().map(warp::reply)).run(addr).await;
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
+            let serve = async move {
+                match get {
+                    None => warp::serve(warp::any().map(warp::reply)).run(addr).await,
+                    Some(spec) => {
+                        let (url, key) = spec.split_once(' ').unwrap();
+                        let client = redis::Client::open(url).unwrap();
+                        let conn = redis::aio::ConnectionManager::new(client).await.unwrap();
+                        let key = key.to_owned();
+                        let route = warp::any().then(move || {
+                            let (mut conn, key) = (conn.clone(), key.clone());
+                            async move {
+                                let v: Option<Vec<u8>> =
+                                    redis::AsyncCommands::get(&mut conn, &key).await.unwrap();
+                                let _ = std::hint::black_box(v);
+                                warp::reply()
+                            }
+                        });
+                        warp::serve(route).run(addr).await;
+                    }
+                }
+            };
+            tokio::select! {
+                () = serve => {}
+                _ = term.recv() => {}
+            }
         });
 }
 
@@ -226,6 +258,16 @@ struct Row {
     target: f64,
 }
 
+/// Instructions per check of sidegate and of its floor, counted in the same run.
+struct Counted {
+    what: &'static str,
+    floor_name: &'static str,
+    floor: f64,
+    target: f64,
+    /// The highest ratio to the floor that meets the target.
+    limit: f64,
+}
+
 async fn run(s: Settings) {
     let redis = RedisServer::start().await;
     let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
@@ -284,15 +326,23 @@ async fn run(s: Settings) {
 
     let mut rows = Vec::new();
     let floor = Target::auth(noop_addr, "/auth", &cookie);
-    for (what, sidegate, cookie) in [
-        (
-            "direct /auth, Redis, session cache on (default)",
-            &cached,
-            &cookie,
-        ),
-        ("direct /auth, Redis, session cache off", &uncached, &cookie),
-        ("direct /auth, memory store", &memory, &memory_cookie),
-    ] {
+    // SIDEGATE_BENCH_INSTRUCTIONS_ONLY=1 counts instructions and skips wrk (judging one
+    // optimisation takes a minute that way).
+    let wrk_too = std::env::var("SIDEGATE_BENCH_INSTRUCTIONS_ONLY").as_deref() != Ok("1");
+    let direct: &[(&str, &SidegateProcess, &String)] = if wrk_too {
+        &[
+            (
+                "direct /auth, Redis, session cache on (default)",
+                &cached,
+                &cookie,
+            ),
+            ("direct /auth, Redis, session cache off", &uncached, &cookie),
+            ("direct /auth, memory store", &memory, &memory_cookie),
+        ]
+    } else {
+        &[]
+    };
+    for &(what, sidegate, cookie) in direct {
         let target = Target::auth(sidegate.addr, "/auth", cookie);
         target.check(what).await;
         let (f, t) = compare(&s, &floor, &target).await;
@@ -306,6 +356,7 @@ async fn run(s: Settings) {
     // Through each proxy: the app is the no-op responder; only the auth service differs.
     // SIDEGATE_BENCH_DIRECT_ONLY=1 skips them (quicker when working on the check itself).
     let proxies: &[&str] = match std::env::var("SIDEGATE_BENCH_DIRECT_ONLY").as_deref() {
+        _ if !wrk_too => &[],
         Ok("1") => &[],
         _ => &["nginx", "Traefik", "Caddy"],
     };
@@ -331,7 +382,8 @@ async fn run(s: Settings) {
         tokens: memory_usage(&redis, &tokens_cookie).await,
     };
     drop((tokens, lean));
-    report(&s, &rows, &sizes);
+    let counted = count_instructions(&s, &issuer, &url, &cookie).await;
+    report(&s, &rows, &sizes, &counted);
 }
 
 /// Starts a proxy from its example config; it runs until the returned value is dropped.
@@ -358,7 +410,118 @@ struct Sizes {
     tokens: (u64, u64),
 }
 
-fn report(s: &Settings, rows: &[Row], sizes: &Sizes) {
+/// Instructions per check under callgrind (see `instructions.rs`) for each kind of check,
+/// and for the floors: the no-op responder, and one doing a Redis GET per request.
+async fn count_instructions(s: &Settings, issuer: &str, redis: &str, cookie: &str) -> Vec<Counted> {
+    use instructions::{per_check, Check, Responder};
+    let (warm, n) = if s.full { (300, 2000) } else { (5, 10) };
+    let dir = tempfile::tempdir().unwrap();
+    let apps = harness::write(
+        dir.path(),
+        "apps.toml",
+        "[apps.jwt]\ncredential = { type = \"jwt\", algorithm = \"HS256\", secret_env = \"BENCH_JWT_SECRET\", audience = \"bench\", lifetime = \"5m\" }\n\n[apps.basic]\ncredential = { type = \"basic\", user = \"admin\", password_env = \"BENCH_BASIC_PASSWORD\" }\n",
+    );
+    let apps = apps.display().to_string();
+    let port = free_port();
+    let sidegate = |cache: &str| Responder {
+        program: env!("CARGO_BIN_EXE_sidegate").into(),
+        env: vars(
+            port,
+            issuer,
+            Some(redis),
+            &[
+                ("SIDEGATE_SESSION_CACHE_TTL", cache),
+                ("SIDEGATE_APPS_FILE", &apps),
+                (
+                    "BENCH_JWT_SECRET",
+                    "bench-jwt-secret-0123456789-0123456789-abcdef",
+                ),
+                ("BENCH_BASIC_PASSWORD", "bench-basic-password"),
+            ],
+        ),
+    };
+    let noop = |get: Option<String>| Responder {
+        program: std::env::current_exe().unwrap(),
+        env: [(NOOP_VAR.to_owned(), "{addr}".to_owned())]
+            .into_iter()
+            .chain(get.map(|g| ("SIDEGATE_BENCH_NOOP_GET".to_owned(), g)))
+            .collect(),
+    };
+    let traefik = Target::auth(SocketAddr::from(([127, 0, 0, 1], 1)), "/auth", cookie).headers;
+    let nginx: Vec<(String, String)> = vec![
+        ("X-Original-URI".into(), "/".into()),
+        ("X-Original-Method".into(), "GET".into()),
+        ("X-Forwarded-Proto".into(), "http".into()),
+        ("X-Forwarded-Host".into(), "app.example.test".into()),
+        ("Cookie".into(), format!("_sidegate={cookie}")),
+    ];
+    let key = format!("sidegate:s:{}", cookie.split_once('.').unwrap().0);
+    let at = |path| Check {
+        path,
+        headers: &traefik,
+    };
+    let floor = per_check(&noop(None), &at("/auth"), warm, n).await;
+    let get_floor = per_check(&noop(Some(format!("{redis} {key}"))), &at("/auth"), warm, n).await;
+    let cached = sidegate("60s");
+    let mut out = vec![];
+    for (what, responder, check, floor_name, floor, limit) in [
+        (
+            "direct /auth, session cache hit",
+            &cached,
+            at("/auth"),
+            "no-op",
+            floor,
+            1.35,
+        ),
+        (
+            "direct /auth, cache off (Redis GET, open the session)",
+            &sidegate("0"),
+            at("/auth"),
+            "one Redis GET",
+            get_floor,
+            1.5,
+        ),
+        (
+            "/auth/jwt, a minted JWT (cache hit)",
+            &cached,
+            at("/auth/jwt"),
+            "no-op",
+            floor,
+            1.35,
+        ),
+        (
+            "/auth/basic, HTTP Basic (cache hit)",
+            &cached,
+            at("/auth/basic"),
+            "no-op",
+            floor,
+            1.35,
+        ),
+        (
+            "/auth/nginx, nginx's headers (cache hit)",
+            &cached,
+            Check {
+                path: "/auth/nginx",
+                headers: &nginx,
+            },
+            "no-op",
+            floor,
+            1.35,
+        ),
+    ] {
+        let target = per_check(responder, &check, warm, n).await;
+        out.push(Counted {
+            what,
+            floor_name,
+            floor,
+            target,
+            limit,
+        });
+    }
+    out
+}
+
+fn report(s: &Settings, rows: &[Row], sizes: &Sizes, counted: &[Counted]) {
     let verdict = |ok: bool| if ok { "meets target" } else { "BELOW TARGET" };
     let mut out = String::new();
     out.push_str(&format!(
@@ -379,6 +542,19 @@ fn report(s: &Settings, rows: &[Row], sizes: &Sizes) {
             r.floor,
             r.target,
             verdict(ratio >= 0.95)
+        ));
+    }
+    out.push_str("\n| instructions per check (callgrind) | floor | floor's | sidegate's | ratio | target |\n|---|---|---|---|---|---|\n");
+    for c in counted {
+        let ratio = c.target / c.floor;
+        out.push_str(&format!(
+            "| {} | {} | {:.0} | {:.0} | {ratio:.2} | ≤ {}: {} |\n",
+            c.what,
+            c.floor_name,
+            c.floor,
+            c.target,
+            c.limit,
+            verdict(ratio <= c.limit)
         ));
     }
     out.push_str(
@@ -418,6 +594,13 @@ fn report(s: &Settings, rows: &[Row], sizes: &Sizes) {
             r.floor > 0.0 && r.target > 0.0,
             "{}: nothing measured",
             r.what
+        );
+    }
+    for c in counted {
+        assert!(
+            c.floor > 1000.0 && c.target > 1000.0,
+            "{}: nothing counted",
+            c.what
         );
     }
 }

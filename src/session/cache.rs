@@ -15,7 +15,7 @@ use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 use super::model::Session;
-use super::ticket::Ticket;
+use super::ticket::{Ticket, SECRET_LEN};
 use crate::store::Invalidations;
 
 /// How long the cache keeps an entry given `SIDEGATE_SESSION_CACHE_TTL` and the idle
@@ -26,9 +26,9 @@ pub fn entry_ttl(configured: Option<Duration>, idle: Option<Duration>) -> Option
     configured.map(|ttl| idle.map_or(ttl, |idle| ttl.min(idle / 10)))
 }
 
-/// Recently read sessions by ticket id, each with its ticket's fingerprint.
+/// Recently read sessions by ticket id, each with its ticket's secret.
 pub struct SessionCache {
-    entries: moka::sync::Cache<String, ([u8; 32], Arc<Session>)>,
+    entries: moka::sync::Cache<String, ([u8; SECRET_LEN], Arc<Session>)>,
     epoch: AtomicU64,
     live: AtomicBool,
     /// Lookups while live answered from the cache (for the metrics).
@@ -61,7 +61,7 @@ impl SessionCache {
         let found = self
             .entries
             .get(ticket.id())
-            .filter(|(fingerprint, _)| bool::from(fingerprint.ct_eq(&ticket.fingerprint())));
+            .filter(|(secret, _)| bool::from(secret.ct_eq(ticket.secret())));
         match found {
             Some((_, session)) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
@@ -93,7 +93,7 @@ impl SessionCache {
         if !self.live.load(Ordering::Acquire) {
             return;
         }
-        let value = (ticket.fingerprint(), Arc::new(session.clone()));
+        let value = (*ticket.secret(), Arc::new(session.clone()));
         self.entries.insert(ticket.id().to_owned(), value);
         // An invalidation that landed while we inserted may have missed our entry.
         if self.epoch() != epoch {

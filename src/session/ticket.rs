@@ -15,6 +15,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 const RAND_LEN: usize = 16;
+/// The length of a ticket's secret half.
+pub(super) const SECRET_LEN: usize = RAND_LEN;
 const NONCE_LEN: usize = 24;
 
 /// The session cookie's value: a random id (the store key) and a random secret (part of
@@ -79,11 +81,12 @@ impl Ticket {
         &self.id
     }
 
-    /// A digest of the secret, to tell whether two tickets carry the same one without
-    /// keeping the secret itself (the session cache).
-    pub fn fingerprint(&self) -> [u8; 32] {
-        use sha2::Digest;
-        Sha256::digest(self.secret).into()
+    /// The secret half, for the session cache to tell (in constant time) whether a ticket
+    /// carries the secret its cached session was opened with. Hashing it instead cost a
+    /// SHA-256 per check and protected nothing: the process holds the session, the key
+    /// that opens it, and the request's own copy of the secret anyway.
+    pub(super) fn secret(&self) -> &[u8; SECRET_LEN] {
+        &self.secret
     }
 
     /// The cookie value.
