@@ -11,7 +11,7 @@
 
 use std::net::IpAddr;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use ipnet::IpNet;
 
 /// The request the client made to the proxy.
@@ -77,6 +77,15 @@ pub enum Family {
     Original,
 }
 
+// Looked up by name, not by `&str` (which parses the name on every lookup).
+static X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+static X_ORIGINAL_URL: HeaderName = HeaderName::from_static("x-original-url");
+static X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+static X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+
 const FORWARDED: &[&str] = &[
     "x-forwarded-method",
     "x-forwarded-proto",
@@ -107,7 +116,7 @@ pub fn addressed_to(headers: &HeaderMap, public_host: &str) -> bool {
         };
         host.trim_end_matches('.').eq_ignore_ascii_case(public_host)
     };
-    ["host", "x-forwarded-host"].iter().any(|name| {
+    [&http::header::HOST, &X_FORWARDED_HOST].iter().any(|name| {
         headers
             .get_all(*name)
             .iter()
@@ -155,8 +164,8 @@ pub fn parse(
         return Err(ForwardedError::Underscored);
     }
     let (method_header, name) = match family {
-        Family::Forwarded => ("x-forwarded-method", "X-Forwarded-Method"),
-        Family::Original => ("x-original-method", "X-Original-Method"),
+        Family::Forwarded => (&X_FORWARDED_METHOD, "X-Forwarded-Method"),
+        Family::Original => (&X_ORIGINAL_METHOD, "X-Original-Method"),
     };
     let given = one(headers, method_header)?;
     let method = given.unwrap_or("GET");
@@ -168,7 +177,7 @@ pub fn parse(
         given: given.is_some(),
     };
     let original_url = match family {
-        Family::Original => one(headers, "x-original-url")?,
+        Family::Original => one(headers, &X_ORIGINAL_URL)?,
         Family::Forwarded => None,
     };
     if let Some(url) = original_url {
@@ -186,12 +195,12 @@ pub fn parse(
         return build(method, proto, host, &uri, "X-Original-URL");
     }
     let proto =
-        one(headers, "x-forwarded-proto")?.ok_or(ForwardedError::Missing("X-Forwarded-Proto"))?;
+        one(headers, &X_FORWARDED_PROTO)?.ok_or(ForwardedError::Missing("X-Forwarded-Proto"))?;
     let host =
-        one(headers, "x-forwarded-host")?.ok_or(ForwardedError::Missing("X-Forwarded-Host"))?;
+        one(headers, &X_FORWARDED_HOST)?.ok_or(ForwardedError::Missing("X-Forwarded-Host"))?;
     let (uri_header, uri_name) = match family {
-        Family::Forwarded => ("x-forwarded-uri", "X-Forwarded-Uri"),
-        Family::Original => ("x-original-uri", "X-Original-URI"),
+        Family::Forwarded => (&X_FORWARDED_URI, "X-Forwarded-Uri"),
+        Family::Original => (&X_ORIGINAL_URI, "X-Original-URI"),
     };
     let uri = one(headers, uri_header)?.ok_or(ForwardedError::Missing(uri_name))?;
     // A chain of proxies may list several values; the first is the client-facing one.
@@ -235,8 +244,12 @@ fn build(
 }
 
 /// The value of a header that must appear at most once, as text.
-fn one<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<&'a str>, ForwardedError> {
-    let mut values = headers.get_all(name).iter();
+fn one<'a>(
+    headers: &'a HeaderMap,
+    header: &'static HeaderName,
+) -> Result<Option<&'a str>, ForwardedError> {
+    let name = header.as_str();
+    let mut values = headers.get_all(header).iter();
     let Some(first) = values.next() else {
         return Ok(None);
     };

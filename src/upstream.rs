@@ -63,18 +63,18 @@ impl Encoding {
 
     /// `text` as a header value in this encoding; control characters are removed first.
     pub fn header_value(self, text: &str) -> HeaderValue {
-        let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+        let clean = without_controls(text);
         match self {
-            Self::Utf8 => header_value(&clean),
+            Self::Utf8 => clean_value(&clean),
             Self::Percent => {
                 const SET: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
-                header_value(&percent_encoding::utf8_percent_encode(&clean, SET).to_string())
+                clean_value(&percent_encoding::utf8_percent_encode(&clean, SET).to_string())
             }
-            Self::Rfc2047 if clean.is_ascii() => header_value(&clean),
+            Self::Rfc2047 if clean.is_ascii() => clean_value(&clean),
             Self::Rfc2047 => {
                 use base64::Engine;
                 let b64 = base64::engine::general_purpose::STANDARD.encode(clean.as_bytes());
-                header_value(&format!("=?UTF-8?B?{b64}?="))
+                clean_value(&format!("=?UTF-8?B?{b64}?="))
             }
         }
     }
@@ -82,9 +82,29 @@ impl Encoding {
 
 /// Builds a header value from text, dropping control characters (CR, LF, NUL, DEL, …).
 pub fn header_value(text: &str) -> HeaderValue {
-    let clean: String = text.chars().filter(|c| !c.is_control()).collect();
-    // After removing control characters every remaining byte is valid in a header value
-    // (visible ASCII, space, or UTF-8 bytes >= 0x80, which http accepts as obs-text).
+    clean_value(&without_controls(text))
+}
+
+/// `text` without control characters (Unicode's Cc: U+0000–U+001F, U+007F–U+009F);
+/// borrowed when it has none, which is nearly always (no copy on the hot path).
+fn without_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let ascii_control = |b: u8| b < 0x20 || b == 0x7f;
+    let has_control =
+        text.bytes().any(ascii_control) || (!text.is_ascii() && text.chars().any(char::is_control));
+    if has_control {
+        text.chars()
+            .filter(|c| !c.is_control())
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
+/// A header value from text that holds no control characters.
+fn clean_value(clean: &str) -> HeaderValue {
+    // Every remaining byte is valid in a header value (visible ASCII, space, or UTF-8
+    // bytes >= 0x80, which http accepts as obs-text).
     HeaderValue::from_bytes(clean.as_bytes()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
@@ -247,6 +267,9 @@ mod tests {
             (Encoding::Rfc2047, "plain", "plain"),
             (Encoding::Percent, "a\r\nX-Evil: 1", "aX-Evil: 1"),
             (Encoding::Rfc2047, "é\r\n", "=?UTF-8?B?w6k=?="),
+            (Encoding::Utf8, "tab\there\u{7f}", "tabhere"),
+            (Encoding::Utf8, "next\u{85}line\u{9f}é", "nextlineé"),
+            (Encoding::Utf8, "ünchanged text", "ünchanged text"),
         ];
         for (encoding, text, want) in cases {
             let got = encoding.header_value(text);

@@ -80,6 +80,15 @@ async fn run(responder: &Responder, check: &Check<'_>, count: usize) -> u64 {
         proc.wait_exit(Duration::from_secs(60)).await.is_some(),
         "the responder did not exit on SIGTERM"
     );
+    // SIDEGATE_BENCH_CALLGRIND_DIR keeps every output there, for callgrind_annotate.
+    if let Ok(keep) = std::env::var("SIDEGATE_BENCH_CALLGRIND_DIR") {
+        std::fs::create_dir_all(&keep).unwrap();
+        let name = format!(
+            "{}-{count}.out",
+            check.path.trim_start_matches('/').replace('/', "-")
+        );
+        let _ = std::fs::copy(&out, Path::new(&keep).join(name));
+    }
     total(&out, &proc)
 }
 

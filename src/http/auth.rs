@@ -27,7 +27,10 @@ pub enum ProxyKind {
     Nginx,
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+static SEC_FETCH_MODE: warp::http::HeaderName =
+    warp::http::HeaderName::from_static("sec-fetch-mode");
+
+fn header<'a>(headers: &'a HeaderMap, name: &warp::http::HeaderName) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -95,12 +98,12 @@ async fn check<'a, S: SessionStore>(
     let asked = Asked {
         request: &request,
         hints: ClientHints {
-            sec_fetch_mode: header(headers, "sec-fetch-mode"),
-            accept: header(headers, "accept"),
-            upgrade: header(headers, "upgrade"),
+            sec_fetch_mode: header(headers, &SEC_FETCH_MODE),
+            accept: header(headers, &warp::http::header::ACCEPT),
+            upgrade: header(headers, &warp::http::header::UPGRADE),
         },
         presented: Presentation {
-            authorization: header(headers, "authorization"),
+            authorization: header(headers, &warp::http::header::AUTHORIZATION),
             apikey_header: app
                 .config
                 .apikey_header
