@@ -596,11 +596,16 @@ fn report(s: &Settings, rows: &[Row], sizes: &Sizes, counted: &[Counted]) {
             r.what
         );
     }
-    for c in counted {
-        assert!(
-            c.floor > 1000.0 && c.target > 1000.0,
-            "{}: nothing counted",
-            c.what
-        );
+    // A smoke run's counts are too few to rise above the background work (heartbeats,
+    // upkeep) of a debug build; that both callgrind runs of each case completed with every
+    // answer 200 is what it checks.
+    if s.full {
+        for c in counted {
+            assert!(
+                c.floor > 1000.0 && c.target > 1000.0,
+                "{}: nothing counted",
+                c.what
+            );
+        }
     }
 }

@@ -110,5 +110,5 @@ fn total(out: &Path, proc: &Proc) -> u64 {
 pub async fn per_check(responder: &Responder, check: &Check<'_>, warm: usize, n: usize) -> f64 {
     let base = run(responder, check, warm).await;
     let more = run(responder, check, warm + n).await;
-    (more.saturating_sub(base)) as f64 / n as f64
+    (more as f64 - base as f64) / n as f64
 }
