@@ -179,10 +179,10 @@ impl Metrics {
         let auth_seconds = recorder.register_histogram(&Key::from_static_name(AUTH_SECONDS), &META);
         let version = Key::from_parts(
             BUILD,
-            vec![Label::from_static_parts(
-                "version",
-                env!("CARGO_PKG_VERSION"),
-            )],
+            vec![
+                Label::from_static_parts("version", env!("CARGO_PKG_VERSION")),
+                Label::from_static_parts("commit", env!("SIDEGATE_COMMIT")),
+            ],
         );
         recorder.register_gauge(&version, &META).set(1.0);
         let idp = IdpCalls(calls::Calls::register(

@@ -7,9 +7,17 @@ const AFTER_HELP: &str = "\
 Configuration comes from SIDEGATE_* environment variables (README, \"Configuration\").
 Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.";
 
+/// `--version`: the release and the git commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SIDEGATE_COMMIT"),
+    ")"
+);
+
 /// sidegate: forward-auth for Traefik, nginx and Caddy, with OpenID Connect SSO.
 #[derive(Debug, Parser)]
-#[command(name = "sidegate", version, about, after_help = AFTER_HELP)]
+#[command(name = "sidegate", version = VERSION, about, after_help = AFTER_HELP)]
 pub struct Cli {
     /// What to do; `serve` when none is given.
     #[command(subcommand)]

@@ -150,7 +150,11 @@ fn help_and_version_answer_before_any_configuration_is_read() {
     assert_eq!(version.status.code(), Some(0));
     assert_eq!(
         String::from_utf8(version.stdout).unwrap().trim(),
-        format!("sidegate {}", env!("CARGO_PKG_VERSION"))
+        format!(
+            "sidegate {} (commit {})",
+            env!("CARGO_PKG_VERSION"),
+            env!("SIDEGATE_COMMIT")
+        )
     );
     let unknown = sidegate().arg("frobnicate").output().unwrap();
     assert_eq!(unknown.status.code(), Some(2));

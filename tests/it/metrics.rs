@@ -97,7 +97,7 @@ async fn prometheus_reads_decisions_logins_and_latency() {
     eventually(prom, &decisions("login", "no_session"), 1.0).await;
     eventually(prom, r#"sidegate_logins_total{result="success"}"#, 1.0).await;
     eventually(prom, "sidegate_auth_duration_seconds_count", 3.0).await;
-    eventually(prom, r#"sidegate_build_info{version!=""}"#, 1.0).await;
+    eventually(prom, r#"sidegate_build_info{version!="",commit!=""}"#, 1.0).await;
     for endpoint in ["discovery", "keys", "token"] {
         let q = format!(r#"sidegate_idp_requests_total{{endpoint="{endpoint}",result="ok"}}"#);
         eventually(prom, &q, 1.0).await;
