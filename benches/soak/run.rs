@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::harness::sidegate::SidegateProcess;
-use super::harness::{free_port, Idp, RedisServer};
+use super::harness::{auth_check, free_port, Idp, RedisServer};
 use super::{login, vars};
 
 /// Resident memory of process `pid` in KiB, from /proc.
@@ -35,11 +35,7 @@ struct Counts {
 pub async fn soak(seconds: u64, write: bool) {
     let redis = RedisServer::start().await;
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let callbacks: Vec<String> = ports
-        .iter()
-        .map(|p| format!("http://auth.example.test:{p}/callback"))
-        .collect();
-    let idp = Idp::start(&callbacks).await;
+    let idp = Idp::for_ports(&ports).await;
     let mut instances = Vec::new();
     for p in &ports {
         instances.push(
@@ -73,26 +69,11 @@ pub async fn soak(seconds: u64, write: bool) {
                 n = n.wrapping_add(7);
                 let addr = addrs[n % addrs.len()];
                 let (cookie, want) = match n % 4 {
-                    0 | 1 => (
-                        Some(format!("_sidegate={}", cookies[n % cookies.len()])),
-                        200,
-                    ),
-                    2 => (
-                        Some("_sidegate=AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA".to_owned()),
-                        401,
-                    ),
+                    0 | 1 => (Some(cookies[n % cookies.len()].as_str()), 200),
+                    2 => (Some("AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA"), 401),
                     _ => (None, 401),
                 };
-                let mut req = client
-                    .get(format!("http://{addr}/auth"))
-                    .header("x-forwarded-proto", "http")
-                    .header("x-forwarded-host", "app.example.test")
-                    .header("x-forwarded-uri", "/x")
-                    .header("x-forwarded-method", "GET");
-                if let Some(c) = cookie {
-                    req = req.header("cookie", c);
-                }
-                let status = req.send().await.map(|r| r.status().as_u16()).unwrap_or(0);
+                let status = auth_check(&client, addr, cookie).await;
                 counts.requests.fetch_add(1, Ordering::Relaxed);
                 if status != want {
                     counts.wrong.fetch_add(1, Ordering::Relaxed);

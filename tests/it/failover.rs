@@ -93,23 +93,7 @@ pub fn start_load(instances: &Instances, sessions: &[String]) -> Load {
     }
 }
 
-/// One check as a proxy sends it; the status, 0 when no answer came.
-pub async fn check(
-    client: &reqwest::Client,
-    addr: std::net::SocketAddr,
-    session: Option<&str>,
-) -> u16 {
-    let mut req = client
-        .get(format!("http://{addr}/auth"))
-        .header("x-forwarded-proto", "http")
-        .header("x-forwarded-host", "app.example.test")
-        .header("x-forwarded-uri", "/x")
-        .header("x-forwarded-method", "GET");
-    if let Some(s) = session {
-        req = req.header("cookie", format!("_sidegate={s}"));
-    }
-    req.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
-}
+pub use crate::harness::auth_check as check;
 
 impl Load {
     /// Runs until `quiet` has passed without an error (at most `limit`), then stops and
@@ -155,6 +139,79 @@ impl Load {
             recovery: last.saturating_duration_since(killed),
         }
     }
+}
+
+/// Polls `master` every 50 ms until it names a node other than `old` (at most 30 s
+/// after `killed`); the new master.
+pub async fn promoted<F, Fut>(killed: Instant, old: u16, mut master: F) -> u16
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<u16>>,
+{
+    loop {
+        match master().await {
+            Some(m) if m != old => return m,
+            _ => {}
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "no promotion 30 s after the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Ends a failover round: waits until checks are back (3 s without an error), then
+/// asserts the round's guarantees: answers of both kinds, recovery within 10 s of the
+/// promotion, and every session in `sessions` still valid on every instance.
+pub async fn recovered(
+    load: Load,
+    killed: Instant,
+    instances: &Instances,
+    sessions: &[String],
+    what: &str,
+) -> Report {
+    let promotion = killed.elapsed();
+    let report = load
+        .finish(
+            killed,
+            promotion,
+            Duration::from_secs(3),
+            Duration::from_secs(30),
+        )
+        .await;
+    println!("{what}: {report:?}");
+    assert!(report.allowed > 0 && report.refused > 0, "{report:?}");
+    assert!(
+        report.recovery <= promotion + Duration::from_secs(10),
+        "checks failed until {:?} after the kill, the promotion was at {promotion:?}",
+        report.recovery
+    );
+    let client = reqwest::Client::new();
+    for proc in &instances.procs {
+        for s in sessions {
+            assert_eq!(
+                check(&client, proc.addr, Some(s)).await,
+                200,
+                "a session written before the kill is gone on {}",
+                proc.addr
+            );
+        }
+    }
+    report
+}
+
+/// The round as a row of the README's failover table.
+pub fn row(round: &str, r: &Report) -> String {
+    format!(
+        "| {round} | {} | {} | {} | {} | {:.1} s | {:.1} s |",
+        r.requests,
+        r.allowed,
+        r.refused,
+        r.errors,
+        r.promotion.as_secs_f64(),
+        r.recovery.as_secs_f64()
+    )
 }
 
 /// Logs in on the first instance, checks that the others accept the session, logs out

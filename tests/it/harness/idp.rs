@@ -16,6 +16,15 @@ impl Idp {
         Self::start_with(redirect_uris, &[]).await
     }
 
+    /// Starts the OP for sidegate instances on `ports` (as `auth.example.test:<port>`).
+    pub async fn for_ports(ports: &[u16]) -> Idp {
+        let callbacks: Vec<String> = ports
+            .iter()
+            .map(|p| format!("http://auth.example.test:{p}/callback"))
+            .collect();
+        Self::start(&callbacks).await
+    }
+
     pub async fn start_with(redirect_uris: &[String], env: &[(&str, &str)]) -> Idp {
         Self::start_on(free_port(), redirect_uris, env).await
     }

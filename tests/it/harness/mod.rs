@@ -200,6 +200,25 @@ impl Proc {
     }
 }
 
+/// One forward-auth check as Traefik sends it to sidegate at `addr` for
+/// `app.example.test/x`, with session cookie value `session`; the status, 0 when no answer.
+pub async fn auth_check(
+    client: &reqwest::Client,
+    addr: std::net::SocketAddr,
+    session: Option<&str>,
+) -> u16 {
+    let mut req = client
+        .get(format!("http://{addr}/auth"))
+        .header("x-forwarded-proto", "http")
+        .header("x-forwarded-host", "app.example.test")
+        .header("x-forwarded-uri", "/x")
+        .header("x-forwarded-method", "GET");
+    if let Some(s) = session {
+        req = req.header("cookie", format!("_sidegate={s}"));
+    }
+    req.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+}
+
 /// An in-process warp server on 127.0.0.1 (test upstreams), stopped when dropped.
 pub struct Served {
     pub addr: std::net::SocketAddr,
