@@ -94,6 +94,20 @@ async fn sentinel_failover_under_load_loses_no_session_and_allows_nothing() {
     let master = topology.master().await.unwrap();
     topology.wait_until_settled(master).await;
     assert_eq!(topology.server(old).role().await, "slave");
+    // Every instance says it is ready again (store and IdP answer) before the next login:
+    // a CI machine under load may still be finishing the rejoin when the Sentinels agree.
+    let client = reqwest::Client::new();
+    for proc in &instances.procs {
+        let url = format!("http://{}/readyz", proc.addr);
+        let since = Instant::now();
+        while !crate::harness::answers_200(&client, &url).await {
+            assert!(
+                since.elapsed() < Duration::from_secs(15),
+                "{url} not ready after the rejoin"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     sessions.push(sign_in(ports[1]).await);
     tokio::time::sleep(Duration::from_secs(1)).await;
 
