@@ -5,13 +5,15 @@
 
 mod apikey;
 mod args;
+mod check;
 mod serve;
 mod sessions;
 
 use std::process::ExitCode;
 
 pub use args::{ApikeyAction, Cli, Command, SessionsAction};
-pub use serve::{check_config, healthcheck, serve};
+pub use check::check_config;
+pub use serve::{healthcheck, serve};
 
 use crate::config::Config;
 
@@ -20,7 +22,9 @@ pub async fn dispatch(command: Option<Command>) -> ExitCode {
     match command.unwrap_or(Command::Serve) {
         Command::Healthcheck => healthcheck().await,
         Command::Serve => with_config(serve).await,
-        Command::CheckConfig => with_config(|c, w| async move { check_config(&c, &w) }).await,
+        Command::CheckConfig { offline } => {
+            with_config(|c, w| async move { check_config(&c, &w, offline).await }).await
+        }
         Command::Sessions { action } => {
             with_config(|c, _| async move { sessions::run(&c, action).await }).await
         }

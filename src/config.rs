@@ -35,7 +35,10 @@ impl Config {
         // Every variable, for secrets that app profiles name (`secret_env = "..."`).
         let all: std::collections::HashMap<String, String> = vars.into_iter().collect();
         let (known, warnings) = vars::Vars::read(&all)?;
-        groups::validate(&known, &all).map(|c| (c, warnings))
+        match groups::validate(&known, &all) {
+            Ok(c) => Ok((c, warnings)),
+            Err(ConfigErrors(problems, _)) => Err(ConfigErrors(problems, warnings)),
+        }
     }
 
     /// The effective configuration as `VARIABLE = value` lines, secrets masked, then the

@@ -29,6 +29,9 @@ pub enum Error {
     /// The IdP metadata is not loaded yet.
     #[error("the IdP's metadata is not loaded")]
     IdpUnavailable,
+    /// The IdP metadata is not loaded because the IdP settings are wrong.
+    #[error("misconfigured: the IdP's metadata cannot be loaded with the configured settings")]
+    IdpMisconfigured,
     /// Talking to the IdP or verifying its answer failed.
     #[error(transparent)]
     Idp(#[from] IdpError),

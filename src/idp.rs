@@ -20,8 +20,9 @@ pub struct Idp {
     http: reqwest::Client,
     provider: RwLock<Option<Arc<Provider>>>,
     last_reload: Mutex<Option<Instant>>,
-    /// Why the last load failed, until one succeeds (for `/readyz`).
-    last_error: RwLock<Option<String>>,
+    /// Why the last load failed, until one succeeds (for `/readyz`), and whether the cause
+    /// is the configuration rather than the network.
+    last_error: RwLock<Option<(String, bool)>>,
     /// Successful loads after the first (key rotation, the periodic refresh).
     reloads: std::sync::atomic::AtomicU64,
     /// Where each IdP request is counted.
@@ -70,7 +71,10 @@ impl Idp {
         let loaded =
             Provider::discover_counted(&self.settings, self.http.clone(), self.calls.clone()).await;
         if let Ok(mut last) = self.last_error.write() {
-            *last = loaded.as_ref().err().map(ToString::to_string);
+            *last = loaded
+                .as_ref()
+                .err()
+                .map(|e| (e.to_string(), matches!(e, IdpError::Misconfigured(_))));
         }
         let provider = Arc::new(loaded?);
         if let Ok(mut slot) = self.provider.write() {
@@ -93,10 +97,25 @@ impl Idp {
         if self.current().is_some() {
             return None;
         }
-        let last = self.last_error.read().ok().and_then(|e| e.clone());
+        let last = self
+            .last_error
+            .read()
+            .ok()
+            .and_then(|e| e.as_ref().map(|(why, _)| why.clone()));
         Some(last.unwrap_or_else(|| {
             "the IdP's metadata is not loaded yet (sidegate keeps trying)".into()
         }))
+    }
+
+    /// Whether the IdP is not usable because of the configuration (the last load failed
+    /// with [`IdpError::Misconfigured`] and nothing is loaded).
+    pub fn misconfigured(&self) -> bool {
+        self.current().is_none()
+            && self
+                .last_error
+                .read()
+                .ok()
+                .is_some_and(|e| e.as_ref().is_some_and(|(_, m)| *m))
     }
 
     /// Reloads the metadata and keys (after an unknown signing key), at most once a minute;
@@ -157,9 +176,15 @@ impl Idp {
                     backoff = Duration::from_secs(1);
                     tokio::time::sleep(REFRESH).await;
                 }
+                Err(e @ IdpError::Misconfigured(_)) => {
+                    tracing::error!(cause = %e, issuer = %self.issuer(), retry_in = ?backoff,
+                        "misconfigured: the IdP answers but not as configured; fix the setting the cause names (`sidegate check-config` checks it), sign-in stays off until then");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
                 Err(e) => {
                     tracing::error!(cause = %e, issuer = %self.issuer(), retry_in = ?backoff,
-                        "cannot load the IdP's discovery document; check SIDEGATE_ISSUER_URL (copy the issuer exactly, trailing slash included) and that the IdP is reachable");
+                        "the IdP is unreachable; sidegate keeps trying (check that the IdP is up and reachable from here)");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                 }

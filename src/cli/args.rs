@@ -29,8 +29,14 @@ pub struct Cli {
 pub enum Command {
     /// Serve forward-auth and the login endpoints (the default).
     Serve,
-    /// Print the effective configuration (secrets masked) and exit.
-    CheckConfig,
+    /// Print the effective configuration (secrets masked) and the URIs to register at the
+    /// IdP, then check the settings against the IdP and Redis. Exit 0 when all is well, 2
+    /// when a setting must change, 1 when something did not answer.
+    CheckConfig {
+        /// Only read and print the configuration; contact neither the IdP nor Redis.
+        #[arg(long)]
+        offline: bool,
+    },
     /// Exit 0 when the sidegate on this machine answers /healthz (container health checks).
     Healthcheck,
     /// End sessions on every instance (needs SIDEGATE_REDIS_URL).

@@ -1,4 +1,4 @@
-//! Serving, `check-config` and `healthcheck`.
+//! Serving and `healthcheck`.
 
 use std::process::ExitCode;
 
@@ -68,15 +68,6 @@ pub async fn healthcheck() -> ExitCode {
         eprintln!("sidegate at {addr} is not healthy");
         ExitCode::from(1)
     }
-}
-
-/// `sidegate check-config`: the warnings, then the effective configuration.
-pub fn check_config(config: &Config, warnings: &[String]) -> ExitCode {
-    for w in warnings {
-        eprintln!("warning: {w}");
-    }
-    print!("{}", config.describe());
-    ExitCode::SUCCESS
 }
 
 /// `sidegate` / `sidegate serve`: serves until SIGTERM or Ctrl-C.

@@ -73,7 +73,7 @@ pub(super) fn validate(v: &Vars, all: &HashMap<String, String>) -> Result<Config
                 profiles: Arc::new(profiles),
             })
         }
-        _ => Err(ConfigErrors(p)),
+        _ => Err(ConfigErrors(p, Vec::new())),
     }
 }
 

@@ -91,9 +91,10 @@ pub struct Config {
     pub profiles: std::sync::Arc<crate::profile::Profiles>,
 }
 
-/// Every problem found in the configuration.
+/// Every problem found in the configuration, and the warnings found on the way (an
+/// unknown variable is often the cause of a "missing" one).
 #[derive(Debug)]
-pub struct ConfigErrors(pub Vec<String>);
+pub struct ConfigErrors(pub Vec<String>, pub Vec<String>);
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -104,6 +105,9 @@ impl fmt::Display for ConfigErrors {
         )?;
         for p in &self.0 {
             writeln!(f, "  - {p}")?;
+        }
+        for w in &self.1 {
+            writeln!(f, "warning: {w}")?;
         }
         Ok(())
     }

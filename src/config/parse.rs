@@ -48,6 +48,12 @@ pub(super) fn secret(
         }
         (Some(v), None) => Some(Secret::new(v)),
         (None, Some(path)) => match std::fs::read_to_string(&path) {
+            Ok(s) if s.trim().is_empty() => {
+                p.push(format!(
+                    "{var}_FILE: `{path}` is empty; write the secret into it (a file mounted before the secret was filled in?)"
+                ));
+                None
+            }
             Ok(s) => Some(Secret::new(s.trim_end_matches(['\n', '\r']).to_owned())),
             Err(e) => {
                 p.push(format!("{var}_FILE: cannot read `{path}`: {e}"));

@@ -160,6 +160,36 @@ fn secrets_from_files_and_unknown_variables_warned() {
 }
 
 #[test]
+fn each_secret_mistake_is_one_message_and_warnings_survive_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let missing = dir.path().join("missing");
+    for (file, says) in [(&empty, "is empty"), (&missing, "cannot read")] {
+        for var in ["CLIENT_SECRET", "COOKIE_SECRET", "ADMIN_TOKEN", "REDIS_URL"] {
+            let mut vars = with(&[(
+                format!("SIDEGATE_{var}_FILE").as_str(),
+                file.to_str().unwrap(),
+            )]);
+            vars.retain(|(k, _)| *k != format!("SIDEGATE_{var}"));
+            let problems = errors(vars);
+            let about: Vec<&String> = problems.iter().filter(|p| p.contains(var)).collect();
+            assert_eq!(about.len(), 1, "{var}: {problems:#?}");
+            assert!(about[0].contains(says), "{var}: {problems:#?}");
+        }
+    }
+    let mut vars = with(&[("SIDEGATE_COOKIE_DOMIAN", "example.test")]);
+    vars.retain(|(k, _)| k != "SIDEGATE_CLIENT_ID");
+    let e = Config::from_vars(vars).unwrap_err();
+    assert_eq!(e.0.len(), 1, "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("warning: SIDEGATE_COOKIE_DOMIAN is not a sidegate setting and is ignored; did you mean SIDEGATE_COOKIE_DOMAIN?"),
+        "{text}"
+    );
+}
+
+#[test]
 fn cookie_domain_and_allowlist_and_headers() {
     let (c, _) = Config::from_vars(with(&[
         ("SIDEGATE_PUBLIC_URL", "http://auth.example.test:8080"),

@@ -189,6 +189,41 @@ pub fn is_known(name: &str) -> bool {
         .any(|v| v.name == name || (v.secret && name.strip_suffix("_FILE") == Some(v.name)))
 }
 
+/// The warning for `SIDEGATE_<name>`, which sidegate does not read: the setting it most
+/// likely means, or why it is harmless.
+fn unknown(name: &str) -> String {
+    let kubernetes = name == "PORT"
+        || name.starts_with("PORT_")
+        || name.starts_with("SERVICE_HOST")
+        || name.starts_with("SERVICE_PORT");
+    if kubernetes {
+        return format!("SIDEGATE_{name} is not a sidegate setting and is ignored (Kubernetes sets it for a Service named sidegate)");
+    }
+    match did_you_mean(name) {
+        Some(known) => format!(
+            "SIDEGATE_{name} is not a sidegate setting and is ignored; did you mean SIDEGATE_{known}?"
+        ),
+        None => format!(
+            "SIDEGATE_{name} is not a sidegate setting and is ignored (README, \"Configuration\", lists them all)"
+        ),
+    }
+}
+
+/// The known name closest to `name`: a small edit distance (a typo, swapped letters), or a
+/// known name `name` ends with (`OIDC_ISSUER_URL` for `ISSUER_URL`).
+fn did_you_mean(name: &str) -> Option<String> {
+    let known = VARS.iter().flat_map(|v| {
+        let file = v.secret.then(|| format!("{}_FILE", v.name));
+        std::iter::once(v.name.to_owned()).chain(file)
+    });
+    let limit = (name.len() / 4).max(2);
+    known
+        .map(|k| (strsim::damerau_levenshtein(name, &k), k))
+        .filter(|(d, k)| *d <= limit || (name.ends_with(k.as_str()) && k.contains('_')))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
 /// Masks the passwords in a list of addresses.
 fn mask_list(items: &[String]) -> String {
     items
@@ -237,13 +272,17 @@ impl Vars {
             if is_known(name) {
                 known.push((k.clone(), v.clone()));
             } else {
-                warnings.push(format!("SIDEGATE_{name} is not a sidegate setting and is ignored (a typo? Kubernetes service variables are expected here)"));
+                warnings.push(unknown(name));
             }
         }
         warnings.sort();
-        let values: BTreeMap<String, String> = envy::prefixed("SIDEGATE_")
-            .from_iter(known)
-            .map_err(|e| ConfigErrors(vec![format!("reading SIDEGATE_* variables: {e}")]))?;
+        let values: BTreeMap<String, String> =
+            envy::prefixed("SIDEGATE_").from_iter(known).map_err(|e| {
+                ConfigErrors(
+                    vec![format!("reading SIDEGATE_* variables: {e}")],
+                    warnings.clone(),
+                )
+            })?;
         let values = values
             .into_iter()
             .map(|(k, v)| (k.to_ascii_uppercase(), v))
@@ -295,5 +334,34 @@ mod tests {
         assert_eq!(vars.get("PUBLIC_URL"), None);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("SIDEGATE_COOKIE_DOMIAN"));
+        assert!(
+            warnings[0].contains("did you mean SIDEGATE_COOKIE_DOMAIN?"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_names_get_the_setting_they_most_likely_mean() {
+        for (typo, meant) in [
+            ("COOKIE_DOMIAN", Some("COOKIE_DOMAIN")),
+            ("CLIENTSECRET", Some("CLIENT_SECRET")),
+            ("CLIENT_SECRET_FIEL", Some("CLIENT_SECRET_FILE")),
+            ("OIDC_ISSUER_URL", Some("ISSUER_URL")),
+            ("REDIS_URI", Some("REDIS_URL")),
+            ("PUBLICURL", Some("PUBLIC_URL")),
+            ("UPSTREAMS", None),
+            ("SERVICE_PORT", None),
+        ] {
+            let w = unknown(typo);
+            assert!(w.contains("is not a sidegate setting"), "{w}");
+            match meant {
+                Some(m) => assert!(
+                    w.ends_with(&format!("did you mean SIDEGATE_{m}?")),
+                    "{typo}: {w}"
+                ),
+                None => assert!(!w.contains("did you mean"), "{typo}: {w}"),
+            }
+        }
+        assert!(unknown("PORT_4180_TCP").contains("Kubernetes"));
     }
 }

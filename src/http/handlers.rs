@@ -51,7 +51,7 @@ pub async fn start<S: SessionStore>(
     params: HashMap<String, String>,
 ) -> Result<Response, Error> {
     let return_to = return_to(&app, &params)?;
-    let provider = app.idp.current().ok_or(Error::IdpUnavailable)?;
+    let provider = app.idp.current().ok_or_else(|| idp_unavailable(&app.idp))?;
     let (url, login) = provider.begin(return_to);
     let set = cookies::login_set(&app.config.cookie, app.keys.jar(), &login.state, &login)
         .ok_or_else(|| Error::Internal("login state cookie".into()))?;
@@ -85,7 +85,9 @@ fn login_result(e: Option<&Error>) -> LoginResult {
         None => LoginResult::Success,
         Some(Error::LoginRefused(_) | Error::Idp(IdpError::CodeRefused(_))) => LoginResult::Refused,
         Some(Error::Idp(IdpError::IdToken(_) | IdpError::UnknownKey)) => LoginResult::Unverified,
-        Some(Error::Idp(_) | Error::IdpUnavailable) => LoginResult::IdpError,
+        Some(Error::Idp(_) | Error::IdpUnavailable | Error::IdpMisconfigured) => {
+            LoginResult::IdpError
+        }
         Some(Error::Store(_)) => LoginResult::StoreError,
         Some(_) => LoginResult::InvalidState,
     }
@@ -117,7 +119,7 @@ async fn finish_login<S: SessionStore>(
             .collect();
         return Err(Error::LoginRefused(code));
     }
-    let provider = app.idp.current().ok_or(Error::IdpUnavailable)?;
+    let provider = app.idp.current().ok_or_else(|| idp_unavailable(&app.idp))?;
     match params.get("iss") {
         // RFC 9207: an answer naming another issuer is a mix-up attack.
         Some(iss) if *iss != app.config.issuer_url => return Err(Error::InvalidLoginState),
@@ -255,4 +257,13 @@ pub async fn jwks<S: SessionStore>(app: Arc<App<S>>) -> Response {
 /// `GET /`: what this service is.
 pub fn index() -> Response {
     ok_page("sidegate", "This is the sign-in service for the sites behind this proxy. Open one of those sites to sign in.")
+}
+
+/// Why there is no IdP to sign in with: its settings are wrong, or it is not reachable.
+pub(super) fn idp_unavailable(idp: &crate::idp::Idp) -> Error {
+    if idp.misconfigured() {
+        Error::IdpMisconfigured
+    } else {
+        Error::IdpUnavailable
+    }
 }

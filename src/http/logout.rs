@@ -106,7 +106,7 @@ pub async fn backchannel<S: SessionStore>(
 ) -> Result<Response, OidcJson> {
     let Some(provider) = app.idp.current() else {
         tracing::error!("back-channel logout refused: the IdP's metadata is not loaded yet");
-        return Err(OidcJson(Error::IdpUnavailable));
+        return Err(OidcJson(super::handlers::idp_unavailable(&app.idp)));
     };
     let token = form
         .get("logout_token")

@@ -50,7 +50,7 @@ fn status(e: &Error) -> StatusCode {
             StatusCode::BAD_REQUEST
         }
         Error::Idp(_) => StatusCode::BAD_GATEWAY,
-        Error::IdpUnavailable | Error::Store(_) | Error::NotReady => {
+        Error::IdpUnavailable | Error::IdpMisconfigured | Error::Store(_) | Error::NotReady => {
             StatusCode::SERVICE_UNAVAILABLE
         }
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -128,6 +128,7 @@ fn explain(e: &Error) -> (&'static str, String) {
         Error::InvalidLoginState => ("Sign-in expired", "This sign-in link has expired or was already used. Go back to the site and try again.".into()),
         Error::LoginRefused(code) => ("Sign-in refused", format!("The identity provider refused the sign-in ({code}).")),
         Error::Idp(IdpError::CodeRefused(_) | IdpError::IdToken(_) | IdpError::UnknownKey) => ("Sign-in failed", "The identity provider's answer could not be verified. Go back to the site and try again.".into()),
+        Error::IdpMisconfigured | Error::Idp(IdpError::Misconfigured(_)) => ("Sign-in is misconfigured", "Sign-in is not possible because sidegate's settings do not match the identity provider. The administrator finds the cause in sidegate's log, on the lines starting with \"misconfigured\".".into()),
         Error::IdpUnavailable | Error::Idp(_) => ("Identity provider unreachable", "Sign-in is not possible right now because the identity provider cannot be reached. Try again in a minute.".into()),
         Error::Store(_) | Error::Internal(_) | Error::NotReady => ("Something went wrong", "sidegate could not complete the request. Try again in a minute.".into()),
         Error::AdminUnauthorized => ("Not signed in", "This endpoint needs the operator's token.".into()),
@@ -182,6 +183,9 @@ impl Reply for OidcJson {
             Error::AdminUnauthorized => serde_json::json!({"error": "unauthorized"}),
             Error::IdpUnavailable | Error::Store(_) | Error::NotReady => {
                 serde_json::json!({"error": "temporarily_unavailable"})
+            }
+            Error::IdpMisconfigured => {
+                serde_json::json!({"error": "server_error", "error_description": "misconfigured: the IdP's metadata cannot be loaded with the configured settings"})
             }
             _ => serde_json::json!({"error": "server_error"}),
         };

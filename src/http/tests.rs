@@ -40,6 +40,7 @@ fn error_status_mapping_is_pinned() {
         ),
         (Error::Idp(IdpError::UserInfo("timeout".into())), 502),
         (Error::IdpUnavailable, 503),
+        (Error::IdpMisconfigured, 503),
         (Error::Store(StoreError::Timeout("test")), 503),
         (Error::Internal("x".into()), 500),
         (Error::NotFound, 404),

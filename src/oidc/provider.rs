@@ -58,7 +58,8 @@ impl Provider {
     /// Loads the issuer's discovery document and keys.
     ///
     /// # Errors
-    /// [`IdpError::Discovery`] when the metadata cannot be loaded or does not match.
+    /// [`IdpError::Discovery`] when the IdP cannot be reached, [`IdpError::Misconfigured`]
+    /// when its metadata does not match the settings.
     pub async fn discover(config: &IdpSettings, http: reqwest::Client) -> Result<Self, IdpError> {
         Self::discover_counted(config, http, None).await
     }
@@ -73,14 +74,11 @@ impl Provider {
         calls: Option<crate::metrics::IdpCalls>,
     ) -> Result<Self, IdpError> {
         let issuer = IssuerUrl::new(config.issuer_url.clone())
-            .map_err(|e| IdpError::Discovery(e.to_string()))?;
+            .map_err(|e| IdpError::Misconfigured(format!("SIDEGATE_ISSUER_URL: {e}")))?;
         let http = Capped(http, calls);
         let metadata = match Metadata::discover_async(issuer, &http).await {
             Ok(m) => m,
-            Err(e) => {
-                let why = explain(&config.issuer_url, &http, error_chain(&e)).await;
-                return Err(IdpError::Discovery(why));
-            }
+            Err(e) => return Err(explain(&config.issuer_url, &http, error_chain(&e)).await),
         };
         let end_session = metadata.additional_metadata().end_session_endpoint.clone();
         let sends_iss = metadata
@@ -89,9 +87,9 @@ impl Provider {
         // The same keys openidconnect fetched, re-read as jsonwebtoken's type.
         let jwks = serde_json::to_value(metadata.jwks())
             .and_then(serde_json::from_value)
-            .map_err(|e| IdpError::Discovery(format!("the IdP's keys: {e}")))?;
+            .map_err(|e| IdpError::Misconfigured(format!("the IdP's keys: {e}")))?;
         let redirect = RedirectUrl::new(config.redirect_uri.clone())
-            .map_err(|e| IdpError::Discovery(e.to_string()))?;
+            .map_err(|e| IdpError::Misconfigured(format!("the redirect URI: {e}")))?;
         let client = Client::from_provider_metadata(
             metadata,
             ClientId::new(config.client_id.clone()),
@@ -192,6 +190,9 @@ impl Provider {
                 RequestTokenError::ServerResponse(r) if refuses_grant(r.error()) => {
                     IdpError::CodeRefused(r.error().to_string())
                 }
+                RequestTokenError::ServerResponse(r) if refuses_client(r.error()) => {
+                    client_refused(r.error())
+                }
                 RequestTokenError::ServerResponse(r) => {
                     IdpError::Token(format!("the IdP answered {}", r.error()))
                 }
@@ -271,6 +272,9 @@ impl Provider {
                 // Only `invalid_grant` ends the session; an IdP failing keeps it.
                 RequestTokenError::ServerResponse(r) if refuses_grant(r.error()) => {
                     IdpError::RefreshRefused(r.error().to_string())
+                }
+                RequestTokenError::ServerResponse(r) if refuses_client(r.error()) => {
+                    client_refused(r.error())
                 }
                 RequestTokenError::ServerResponse(r) => {
                     IdpError::Token(format!("the IdP answered {}", r.error()))
@@ -365,6 +369,20 @@ impl Provider {
 fn refuses_grant(e: &openidconnect::core::CoreErrorResponseType) -> bool {
     use openidconnect::core::CoreErrorResponseType as E;
     matches!(e, E::InvalidGrant | E::InvalidRequest)
+}
+
+/// Whether a token endpoint error refuses sidegate's client itself (its id, its secret,
+/// or the grant it is allowed): a setting, not the user, must change.
+fn refuses_client(e: &openidconnect::core::CoreErrorResponseType) -> bool {
+    use openidconnect::core::CoreErrorResponseType as E;
+    matches!(e, E::InvalidClient | E::UnauthorizedClient)
+}
+
+/// The error for a refused client, naming the settings to check.
+fn client_refused(e: &openidconnect::core::CoreErrorResponseType) -> IdpError {
+    IdpError::Misconfigured(format!(
+        "the IdP's token endpoint refuses sidegate's client ({e}); check SIDEGATE_CLIENT_ID and SIDEGATE_CLIENT_SECRET against the client at the IdP, and that it may use the authorization code grant"
+    ))
 }
 
 /// All claims of a verified structure as JSON (standard and extra claims alike).

@@ -243,7 +243,7 @@ async fn discovery_loads_the_keys_and_refuses_another_issuer_spelling() {
         .await
         .err()
         .expect("an issuer with a trailing slash the IdP does not state is refused");
-    assert!(matches!(e, IdpError::Discovery(_)), "{e:?}");
+    assert!(matches!(e, IdpError::Misconfigured(_)), "{e:?}");
 }
 
 #[tokio::test]
@@ -424,6 +424,7 @@ async fn a_failed_discovery_says_what_to_do() {
         idp.issuer
     );
     assert!(e.to_string().contains(&want), "{e}");
+    assert!(e.to_string().starts_with("misconfigured: "), "{e}");
 
     // A path that is not the issuer (the discovery URL itself pasted in).
     let mut pasted = idp.settings();
@@ -448,7 +449,9 @@ async fn a_failed_discovery_says_what_to_do() {
         .err()
         .unwrap();
     assert!(
-        e.to_string().contains("the IdP cannot be reached at"),
+        matches!(&e, IdpError::Discovery(_))
+            && e.to_string().starts_with("the IdP is unreachable: ")
+            && e.to_string().contains("the IdP cannot be reached at"),
         "{e}"
     );
 }

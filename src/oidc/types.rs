@@ -52,9 +52,13 @@ pub(super) type Client = openidconnect::Client<
 /// A failure talking to the IdP or verifying what it sent.
 #[derive(Debug, thiserror::Error)]
 pub enum IdpError {
-    /// Discovery or JWKS could not be loaded.
-    #[error("loading the IdP's metadata failed: {0}")]
+    /// Discovery or JWKS could not be loaded: the network, or the IdP failing.
+    #[error("the IdP is unreachable: {0}")]
     Discovery(String),
+    /// The IdP answers, but not as the settings say it should (another issuer spelling,
+    /// not a discovery document, unusable keys, the client refused): a setting must change.
+    #[error("misconfigured: {0}")]
+    Misconfigured(String),
     /// The IdP refused the authorization code (expired, reused, or for another client).
     #[error("the IdP refused the authorization code: {0}")]
     CodeRefused(String),

@@ -39,7 +39,7 @@ fn check_config_prints_effective_config_with_secrets_masked() {
     let secret_file = dir.path().join("client-secret");
     std::fs::write(&secret_file, "file-client-secret-XYZ\n").unwrap();
     let out = sidegate()
-        .arg("check-config")
+        .args(["check-config", "--offline"])
         .env("SIDEGATE_PUBLIC_URL", "https://auth.example.test")
         .env(
             "SIDEGATE_ISSUER_URL",
@@ -82,6 +82,95 @@ fn check_config_prints_effective_config_with_secrets_masked() {
     assert!(
         err.contains("SIDEGATE_SERVICE_PORT is not a sidegate setting"),
         "{err}"
+    );
+    for uri in [
+        "redirect URI:             https://auth.example.test/callback\n",
+        "post-logout redirect URI: https://auth.example.test/logged-out\n",
+        "back-channel logout URI:  https://auth.example.test/backchannel-logout\n",
+        "(--offline)",
+    ] {
+        assert!(text.contains(uri), "{uri} missing:\n{text}");
+    }
+}
+
+/// `check-config` with `vars` (the harness's, against the real OP), run off the runtime.
+async fn check_config(vars: Vec<(String, String)>) -> (Option<i32>, String, String) {
+    let mut cmd = sidegate();
+    cmd.arg("check-config").envs(vars);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_asks_the_idp_and_redis_and_names_the_value_to_set() {
+    use crate::harness::{sidegate::vars, Idp, RedisServer};
+    let idp = Idp::start(&["http://auth.example.test/callback".into()]).await;
+    let redis = RedisServer::start().await;
+    let issuer = idp.issuer();
+    let good = vars("http://auth.example.test", &issuer, Some(&redis.url()));
+
+    let (code, out, err) = check_config(good.clone()).await;
+    assert_eq!(code, Some(0), "{out}{err}");
+    for line in [
+        format!("  ok           discovery: {issuer}/.well-known/openid-configuration states the issuer `{issuer}`, exactly as configured\n"),
+        "  ok           signing keys: the IdP publishes ".into(),
+        "  ok           token endpoint: answers and accepts sidegate's client id and secret\n".into(),
+        "  ok           Redis: answers PING\n".into(),
+    ] {
+        assert!(out.contains(&line), "{line} missing:\n{out}");
+    }
+
+    // Authentik's issuer has a trailing slash; here the IdP states none and the setting has one.
+    let mut slash = good.clone();
+    slash.retain(|(k, _)| k != "SIDEGATE_ISSUER_URL");
+    slash.push(("SIDEGATE_ISSUER_URL".into(), format!("{issuer}/")));
+    let (code, out, err) = check_config(slash).await;
+    assert_eq!(code, Some(2), "{out}{err}");
+    let want = format!("  PROBLEM      misconfigured: issuer mismatch: the IdP says `{issuer}`; set SIDEGATE_ISSUER_URL to exactly that (it is `{issuer}/`)\n");
+    assert!(out.contains(&want), "{want} missing:\n{out}");
+    assert!(err.contains("a setting must change"), "{err}");
+
+    let mut wrong_secret = good.clone();
+    wrong_secret.retain(|(k, _)| k != "SIDEGATE_CLIENT_SECRET");
+    wrong_secret.push(("SIDEGATE_CLIENT_SECRET".into(), "not-the-secret".into()));
+    let (code, out, err) = check_config(wrong_secret).await;
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        out.contains("PROBLEM      misconfigured: the IdP's token endpoint refuses sidegate's client (invalid_client); check SIDEGATE_CLIENT_ID and SIDEGATE_CLIENT_SECRET"),
+        "{out}"
+    );
+
+    let closed = crate::harness::free_port();
+    let no_redis = vars(
+        "http://auth.example.test",
+        &issuer,
+        Some(&format!("redis://127.0.0.1:{closed}/0")),
+    );
+    let (code, out, err) = check_config(no_redis).await;
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(out.contains("  UNREACHABLE  Redis: "), "{out}");
+    assert!(out.contains("  ok           discovery: "), "{out}");
+
+    let no_idp = vars(
+        "http://auth.example.test",
+        &format!("http://127.0.0.1:{closed}"),
+        None,
+    );
+    let (code, out, err) = check_config(no_idp).await;
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.contains("  UNREACHABLE  the IdP is unreachable: the IdP cannot be reached at"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  ok           sessions: kept in memory"),
+        "{out}"
     );
 }
 

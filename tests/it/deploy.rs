@@ -325,7 +325,7 @@ fn env_example_is_a_configuration_sidegate_accepts_once_filled_in() {
     let vars = env_vars(&read(ENV_EXAMPLE));
     let check = |cookie_secret: &str| {
         Command::new(env!("CARGO_BIN_EXE_sidegate"))
-            .arg("check-config")
+            .args(["check-config", "--offline"])
             .env_clear()
             .envs(vars.iter().filter(|(k, _)| k.starts_with("SIDEGATE_")))
             .env("SIDEGATE_COOKIE_SECRET", cookie_secret)

@@ -154,7 +154,7 @@ fn the_kubernetes_manifests_run_sidegate_as_the_readme_says() {
         }
     }
     let out = Command::new(env!("CARGO_BIN_EXE_sidegate"))
-        .arg("check-config")
+        .args(["check-config", "--offline"])
         .env_clear()
         .envs(&env)
         .output()

@@ -114,6 +114,38 @@ async fn idp_down_at_startup_then_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_issuer_is_called_misconfigured_not_unreachable() {
+    let public = "http://auth.example.test";
+    let idp = Idp::start(&[format!("{public}/callback")]).await;
+    let issuer = idp.issuer();
+    let sg = Sidegate::start(sidegate::vars(public, &format!("{issuer}/"), None)).await;
+    let base = format!("http://{}", sg.addr);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let why = loop {
+        let r = readiness(&base).await;
+        let reason = r["idp"]["reason"].as_str().unwrap_or_default().to_owned();
+        if reason.starts_with("misconfigured") || Instant::now() > deadline {
+            break reason;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        why,
+        format!("misconfigured: issuer mismatch: the IdP says `{issuer}`; set SIDEGATE_ISSUER_URL to exactly that (it is `{issuer}/`)")
+    );
+    let page = reqwest::get(format!("{base}/start?rd=http%3A%2F%2Fapp.example.test%2F"))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let text = page.text().await.unwrap();
+    assert!(text.contains("Sign-in is misconfigured"), "{text}");
+    assert!(
+        !text.contains("cannot be reached") && !text.contains(&issuer),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_fails_closed_then_recovers() {
     let idp = Idp::start(&["http://auth.example.test/callback".to_owned()]).await;
     let redis_port = free_port();
