@@ -24,8 +24,13 @@ pub enum Error {
     #[error("no login in progress matches this callback")]
     InvalidLoginState,
     /// The IdP answered the login with an error (`error=` at `/callback`).
-    #[error("the IdP refused the login: {0}")]
-    LoginRefused(String),
+    #[error("the IdP refused the login: {code}")]
+    LoginRefused {
+        /// The `error` code, sanitised.
+        code: String,
+        /// sidegate's `/start` for the same return URL, to try again.
+        retry: String,
+    },
     /// The IdP metadata is not loaded yet.
     #[error("the IdP's metadata is not loaded")]
     IdpUnavailable,

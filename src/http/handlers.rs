@@ -46,10 +46,18 @@ pub(super) fn return_to<S>(
 }
 
 /// `GET /start?rd=`: begin a login at the IdP.
+///
+/// Without `rd`, a browser that is already signed in is told as whom instead.
 pub async fn start<S: SessionStore>(
     app: Arc<App<S>>,
     params: HashMap<String, String>,
+    headers: HeaderMap,
 ) -> Result<Response, Error> {
+    if params.get("rd").is_none_or(String::is_empty) {
+        if let Some(session) = super::people::current_session(&app, &headers).await {
+            return Ok(super::people::signed_in(&session));
+        }
+    }
     let return_to = return_to(&app, &params)?;
     let provider = app.idp.current().ok_or_else(|| idp_unavailable(&app.idp))?;
     let (url, login) = provider.begin(return_to);
@@ -83,7 +91,9 @@ pub async fn callback<S: SessionStore>(
 fn login_result(e: Option<&Error>) -> LoginResult {
     match e {
         None => LoginResult::Success,
-        Some(Error::LoginRefused(_) | Error::Idp(IdpError::CodeRefused(_))) => LoginResult::Refused,
+        Some(Error::LoginRefused { .. } | Error::Idp(IdpError::CodeRefused(_))) => {
+            LoginResult::Refused
+        }
         Some(Error::Idp(IdpError::IdToken(_) | IdpError::UnknownKey)) => LoginResult::Unverified,
         Some(Error::Idp(_) | Error::IdpUnavailable | Error::IdpMisconfigured) => {
             LoginResult::IdpError
@@ -117,7 +127,11 @@ async fn finish_login<S: SessionStore>(
             .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
             .take(64)
             .collect();
-        return Err(Error::LoginRefused(code));
+        let rd: String = url::form_urlencoded::byte_serialize(login.return_to.as_bytes()).collect();
+        return Err(Error::LoginRefused {
+            code,
+            retry: format!("/start?rd={rd}"),
+        });
     }
     let provider = app.idp.current().ok_or_else(|| idp_unavailable(&app.idp))?;
     match params.get("iss") {
@@ -254,9 +268,12 @@ pub async fn jwks<S: SessionStore>(app: Arc<App<S>>) -> Response {
     r
 }
 
-/// `GET /`: what this service is.
-pub fn index() -> Response {
-    ok_page("sidegate", "This is the sign-in service for the sites behind this proxy. Open one of those sites to sign in.")
+/// `GET /`: what this service is, or who is signed in.
+pub async fn index<S: SessionStore>(app: Arc<App<S>>, headers: HeaderMap) -> Response {
+    match super::people::current_session(&app, &headers).await {
+        Some(session) => super::people::signed_in(&session),
+        None => ok_page("sidegate", "This is the sign-in service for the sites behind this proxy. Open one of those sites to sign in."),
+    }
 }
 
 /// Why there is no IdP to sign in with: its settings are wrong, or it is not reachable.

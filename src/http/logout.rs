@@ -10,7 +10,8 @@ use warp::http::HeaderMap;
 use warp::reply::Response;
 
 use super::handlers::{add_cookie, cookie_headers, return_to};
-use super::{found, json, ok_page_with_link, OidcJson};
+use super::people::{app_from_referer, signed_out, BACK};
+use super::{found, json, OidcJson};
 use crate::app::App;
 use crate::cookies;
 use crate::error::Error;
@@ -19,14 +20,6 @@ use crate::logout::{self, LogoutRefusal};
 use crate::metrics::LogoutKind;
 use crate::session::Ticket;
 use crate::store::SessionStore;
-
-fn signed_out() -> Response {
-    ok_page_with_link(
-        "Signed out",
-        "You are signed out. You can close this window.",
-        ("Sign in again", "/start"),
-    )
-}
 
 /// `GET|POST /logout?rd=&everywhere=1`: end this browser's session (or all of the user's),
 /// clear the cookie, end the IdP session when it offers RP-initiated logout, then go to `rd`.
@@ -67,17 +60,25 @@ pub async fn logout<S: SessionStore>(
             app.metrics.logout(LogoutKind::User, 1);
         }
     }
+    // Without `rd`, the signed-out page links back to the app the browser came from.
+    let came_from = target
+        .is_none()
+        .then(|| app_from_referer(&app, &headers))
+        .flatten();
     let at_idp = match (app.config.logout_at_idp, app.idp.current(), id_token) {
         (true, Some(p), Some(hint)) => {
             let back = format!("{}/logged-out", app.config.public_base());
-            p.end_session_url(&hint, &back, target.as_deref())
+            let state = target
+                .clone()
+                .or_else(|| came_from.as_ref().map(|c| format!("{BACK}{c}")));
+            p.end_session_url(&hint, &back, state.as_deref())
         }
         _ => None,
     };
     let mut r = match (at_idp, target) {
         (Some(idp), _) => found(idp.as_str()),
         (None, Some(rd)) => found(&rd),
-        (None, None) => signed_out(),
+        (None, None) => signed_out(came_from.as_deref()),
     };
     add_cookie(&mut r, &cookies::session_clear(&app.config.cookie));
     Ok(r)
@@ -90,11 +91,17 @@ pub async fn logged_out<S: SessionStore>(
     params: HashMap<String, String>,
 ) -> Result<Response, Error> {
     match params.get("state").filter(|s| !s.is_empty()) {
+        Some(state) if state.starts_with(BACK) => {
+            let back = state.trim_start_matches(BACK);
+            let known =
+                crate::redirect::validate(back, &app.config.allowed_redirect_domains).is_ok();
+            Ok(signed_out(known.then_some(back)))
+        }
         Some(rd) => {
             let rd = return_to(&app, &HashMap::from([("rd".to_owned(), rd.clone())]))?;
             Ok(found(&rd))
         }
-        None => Ok(signed_out()),
+        None => Ok(signed_out(None)),
     }
 }
 

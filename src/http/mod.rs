@@ -8,6 +8,7 @@ mod filters;
 mod handlers;
 mod logout;
 mod pages;
+mod people;
 pub(crate) mod routes;
 
 use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
@@ -44,8 +45,8 @@ fn status(e: &Error) -> StatusCode {
             RequestProblem::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RequestProblem::Malformed => StatusCode::BAD_REQUEST,
         },
-        Error::LoginRefused(code) if code == "access_denied" => StatusCode::FORBIDDEN,
-        Error::LoginRefused(_) => StatusCode::BAD_REQUEST,
+        Error::LoginRefused { code, .. } if code == "access_denied" => StatusCode::FORBIDDEN,
+        Error::LoginRefused { .. } => StatusCode::BAD_REQUEST,
         Error::Idp(IdpError::CodeRefused(_) | IdpError::IdToken(_) | IdpError::UnknownKey) => {
             StatusCode::BAD_REQUEST
         }
@@ -126,7 +127,8 @@ fn explain(e: &Error) -> (&'static str, String) {
         Error::LogoutTokenRefused(_) => ("Bad request", "The logout token was refused.".into()),
         Error::BadReturnUrl(r) => ("Bad request", format!("Sign-in cannot start: {}.", r.as_str())),
         Error::InvalidLoginState => ("Sign-in expired", "This sign-in link has expired or was already used. Go back to the site and try again.".into()),
-        Error::LoginRefused(code) => ("Sign-in refused", format!("The identity provider refused the sign-in ({code}).")),
+        Error::LoginRefused { code, .. } if code == "access_denied" => ("Sign-in cancelled", "The sign-in was cancelled at the identity provider (or it did not let this account in). You can try again.".into()),
+        Error::LoginRefused { code, .. } => ("Sign-in refused", format!("The identity provider refused the sign-in ({code}). You can try again.")),
         Error::Idp(IdpError::CodeRefused(_) | IdpError::IdToken(_) | IdpError::UnknownKey) => ("Sign-in failed", "The identity provider's answer could not be verified. Go back to the site and try again.".into()),
         Error::IdpMisconfigured | Error::Idp(IdpError::Misconfigured(_)) => ("Sign-in is misconfigured", "Sign-in is not possible because sidegate's settings do not match the identity provider. The administrator finds the cause in sidegate's log, on the lines starting with \"misconfigured\".".into()),
         Error::IdpUnavailable | Error::Idp(_) => ("Identity provider unreachable", "Sign-in is not possible right now because the identity provider cannot be reached. Try again in a minute.".into()),
@@ -144,7 +146,11 @@ impl Reply for Error {
         let status = status(&self);
         log(&self, status);
         let (title, message) = explain(&self);
-        let mut r = pages::page(status, title, &message);
+        let retry = match &self {
+            Error::LoginRefused { retry, .. } => Some(("Try again", retry.as_str())),
+            _ => None,
+        };
+        let mut r = pages::page_with_link(status, title, &message, retry);
         decorate(&self, &mut r);
         r
     }
@@ -218,11 +224,6 @@ pub(crate) fn json(body: serde_json::Value) -> Response {
 /// 200 with a small page.
 pub(crate) fn ok_page(title: &str, message: &str) -> Response {
     pages::page(StatusCode::OK, title, message)
-}
-
-/// 200 with a small page and one link (`(text, href)`, href a path of sidegate's own).
-pub(crate) fn ok_page_with_link(title: &str, message: &str, link: (&str, &str)) -> Response {
-    pages::page_with_link(StatusCode::OK, title, message, Some(link))
 }
 
 /// 302 to `location`, not cached.

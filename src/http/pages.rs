@@ -32,9 +32,20 @@ pub fn page_with_link(
     message: &str,
     link: Option<(&str, &str)>,
 ) -> Response {
-    let link = link.map_or(String::new(), |(text, href)| {
-        format!("<p><a href=\"{}\">{}</a></p>", escape(href), escape(text))
-    });
+    page_with_links(status, title, message, link.as_slice())
+}
+
+/// A page with `title`, `message` and links `(text, href)`, one per line (all escaped here).
+pub fn page_with_links(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    links: &[(&str, &str)],
+) -> Response {
+    let link: String = links
+        .iter()
+        .map(|(text, href)| format!("<p><a href=\"{}\">{}</a></p>", escape(href), escape(text)))
+        .collect();
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t}</title>\

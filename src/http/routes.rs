@@ -79,6 +79,7 @@ pub fn routes<S: SessionStore>(
         .and(warp::get())
         .and(filters::with_app(app.clone()))
         .and(filters::query_params())
+        .and(warp::header::headers_cloned())
         .then(handlers::start);
     let callback = warp::path!("callback")
         .and(warp::get())
@@ -114,7 +115,11 @@ pub fn routes<S: SessionStore>(
         .and(warp::get())
         .and(filters::with_app(app.clone()))
         .then(handlers::readyz);
-    let index = warp::path::end().and(warp::get()).map(handlers::index);
+    let index = warp::path::end()
+        .and(warp::get())
+        .and(filters::with_app(app.clone()))
+        .and(warp::header::headers_cloned())
+        .then(handlers::index);
     auth.or(auth_refused)
         .or(shim)
         .or(jwks)

@@ -27,8 +27,8 @@ fn error_status_mapping_is_pinned() {
         ),
         (Error::BadReturnUrl(ReturnUrlRefusal::HostNotAllowed), 400),
         (Error::InvalidLoginState, 400),
-        (Error::LoginRefused("access_denied".into()), 403),
-        (Error::LoginRefused("server_error".into()), 400),
+        (refused("access_denied"), 403),
+        (refused("server_error"), 400),
         (
             Error::Idp(IdpError::CodeRefused("invalid_grant".into())),
             400,
@@ -106,6 +106,13 @@ async fn challenges_and_json_errors_have_their_shape() {
     assert!(body_text(r).await.is_empty());
 }
 
+fn refused(code: &str) -> Error {
+    Error::LoginRefused {
+        code: code.into(),
+        retry: "/start?rd=https%3A%2F%2Fapp.example.test%2F".into(),
+    }
+}
+
 async fn body_text(r: Response) -> String {
     use http_body_util::BodyExt;
     let bytes = r.into_body().collect().await.unwrap().to_bytes();
@@ -128,8 +135,16 @@ async fn pages_leak_no_internals_and_bodyless_has_no_body() {
     let r = Bodyless(Error::Store(StoreError::Timeout("test"))).into_response();
     assert_eq!(r.status(), 503);
     assert!(body_text(r).await.is_empty());
-    let r = Error::LoginRefused("<script>".into()).into_response();
+    let r = refused("<script>").into_response();
     assert!(!body_text(r).await.contains("<script>"));
+    let r = refused("access_denied").into_response();
+    let body = body_text(r).await;
+    assert!(
+        body.contains("<h1>Sign-in cancelled</h1>")
+            && body
+                .contains("<a href=\"/start?rd=https%3A%2F%2Fapp.example.test%2F\">Try again</a>"),
+        "{body}"
+    );
 }
 
 fn app() -> Arc<App<MemoryStore>> {
@@ -221,6 +236,45 @@ async fn start_callback_and_logout_refuse_bad_input() {
         assert_eq!(r.status().as_u16(), want, "{path}");
         let body = String::from_utf8_lossy(r.body()).to_lowercase();
         assert!(body.contains(text), "{path}: {body}");
+    }
+    // The signed-out page links back only to an allowed app the browser came from, and
+    // `/logged-out` re-checks a `back:` state.
+    for (referer, back) in [
+        (
+            "https://app.example.test/page?token=x",
+            Some("https://app.example.test/page"),
+        ),
+        ("https://evil.test/", None),
+        ("https://auth.example.test/logged-out", None),
+        ("not a url", None),
+    ] {
+        let r = warp::test::request()
+            .path("/logout")
+            .header("referer", referer)
+            .reply(&routes)
+            .await;
+        let body = String::from_utf8_lossy(r.body()).into_owned();
+        match back {
+            Some(b) => assert!(body.contains(&format!("href=\"{b}\"")), "{referer}: {body}"),
+            None => assert!(!body.contains("Back to"), "{referer}: {body}"),
+        }
+        assert!(!body.contains("token=x"), "{body}");
+    }
+    for (state, back) in [
+        ("back:https://app.example.test/", true),
+        ("back:https://evil.test/", false),
+    ] {
+        let r = warp::test::request()
+            .path(&format!(
+                "/logged-out?state={}",
+                url::form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>()
+            ))
+            .reply(&routes)
+            .await;
+        assert_eq!(r.status(), 200, "{state}");
+        let body = String::from_utf8_lossy(r.body()).into_owned();
+        assert_eq!(body.contains("Back to"), back, "{state}: {body}");
+        assert!(!body.contains("evil"), "{state}: {body}");
     }
     let r = warp::test::request().path("/healthz").reply(&routes).await;
     assert_eq!(

@@ -1,6 +1,7 @@
 // Browser test: Debian's headless Chromium driven by playwright-core. Logs in through a
 // protected app, checks single sign-on to a second app, signs out, and visits each page
-// sidegate shows people (refused, expired, invalid return URL, IdP unreachable).
+// sidegate shows people (signed in, signed out with the way back, cancelled with a retry,
+// expired, invalid return URL, IdP unreachable, misconfigured).
 // Driven by tests/it/browser.rs, which starts the real stack and passes URLs in env.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -15,6 +16,7 @@ const APP2 = env('APP2');
 const AUTH = env('AUTH');
 const IDP = env('IDP');
 const DEAD_START = env('DEAD_START');
+const MISCONFIGURED_START = env('MISCONFIGURED_START');
 const SHOTS = env('SHOTS');
 mkdirSync(SHOTS, { recursive: true });
 
@@ -75,6 +77,17 @@ try {
   check((await page.textContent('#user')) === 'alice', 'app2 shows alice');
   await shot(page, 'app2-single-sign-on');
 
+  // sidegate's own pages, while signed in, say as whom and offer signing out.
+  for (const url of [`${AUTH}/start`, `${AUTH}/`]) {
+    await page.goto(url);
+    check(page.url() === url, `${url} redirected to ${page.url()}`);
+    check((await page.textContent('h1')) === 'Signed in', `${url}: signed-in page`);
+    check((await page.textContent('p')).includes('signed in as alice'), `${url}: names alice`);
+    check((await page.getAttribute('a', 'href')) === '/logout', `${url}: offers sign-out`);
+  }
+  await shot(page, 'page-signed-in');
+  await page.goto(`${APP2}/dashboard`);
+
   // 3. Sign out: sidegate ends its session and sends us to the IdP to end that one too
   // (RP-initiated logout); confirming there brings us back to sidegate's signed-out page.
   await page.click('#logout');
@@ -82,6 +95,13 @@ try {
   await shot(page, 'idp-logout');
   await Promise.all([page.waitForURL(`${AUTH}/logged-out**`), page.click('button[name="logout"][value="yes"]')]);
   check((await page.textContent('h1')) === 'Signed out', 'signed-out page');
+  // The app is known from where the sign-out started (the browser's Referer, cross-origin
+  // so the origin only): a way back, and a sign-in to it.
+  const back = page.locator('a', { hasText: 'Back to app2.example.test' });
+  check((await back.count()) === 1, 'signed-out page links back to the app');
+  check((await back.getAttribute('href')) === `${new URL(APP2).origin}/`, 'back link goes to the app page');
+  const again = page.locator('a', { hasText: 'Sign in again' });
+  check((await again.getAttribute('href')) === `/start?rd=${encodeURIComponent(`${new URL(APP2).origin}/`)}`, 'sign in again returns to the app');
   await shot(page, 'page-signed-out');
   const cookies = await page.context().cookies();
   check(!cookies.some((c) => c.name === '_sidegate'), 'session cookie removed');
@@ -97,6 +117,7 @@ try {
     [`${AUTH}/start?rd=https%3A%2F%2Fevil.test%2F`, 400, 'Bad request', 'not allowed', 'page-bad-return-url'],
     [`${AUTH}/callback?code=abc&state=neverissued`, 400, 'Sign-in expired', 'expired or was already used', 'page-login-expired'],
     [DEAD_START, 503, 'Identity provider unreachable', 'cannot be reached', 'page-idp-unreachable'],
+    [MISCONFIGURED_START, 503, 'Sign-in is misconfigured', 'settings do not match', 'page-misconfigured'],
   ];
   for (const [url, status, title, text, name] of pages) {
     const response = await page.goto(url);
@@ -117,12 +138,16 @@ try {
     cancel.click(),
   ]);
   await page.waitForLoadState();
-  check(response.status() === 403, `refused login status ${response.status()}`);
-  check((await page.textContent('h1')) === 'Sign-in refused', 'refused page title');
-  check((await page.textContent('p')).includes('access_denied'), 'refused page names the reason');
+  check(response.status() === 403, `cancelled login status ${response.status()}`);
+  check((await page.textContent('h1')) === 'Sign-in cancelled', 'cancelled page title');
   const body = await page.content();
-  check(!/stack|panic|error\.rs|reqwest/i.test(body), 'no internals on the page');
-  await shot(page, 'page-access-denied');
+  check(!/stack|panic|error\.rs|reqwest|access_denied/i.test(body), 'no internals on the page');
+  await shot(page, 'page-sign-in-cancelled');
+  // "Try again" starts a new sign-in for the same page.
+  const retry = page.locator('a', { hasText: 'Try again' });
+  check((await retry.getAttribute('href')) === `/start?rd=${encodeURIComponent(`${APP}/private`)}`, 'retry keeps the page');
+  await Promise.all([page.waitForURL(`${IDP}/**`), retry.click()]);
+  check(page.url().startsWith(`${IDP}/`), `retry went to ${page.url()}`);
 
   console.log(`BROWSER OK ${checks} checks; screenshots in ${SHOTS}`);
   await browser.close();

@@ -22,7 +22,7 @@ tr.id{background:#eef6ff}code{background:#f3f3f3;padding:0 .2rem}</style></head>
 <p>Email: <span id="email">${escape(h['x-forwarded-email'] || '')}</span><br>
 Groups: <span id="groups">${escape(h['x-forwarded-groups'] || '')}</span><br>
 You asked for <code id="path">${escape(req.url)}</code>.</p>
-<p><a id="logout" href="${escape(logoutUrl)}">Sign out of sidegate</a> (your session at the identity provider stays until you end it there)</p>
+<p><a id="logout" href="${escape(logoutUrl)}">Sign out</a> (ends the sidegate session and, when the identity provider offers it, the session there)</p>
 <h2>Headers this app received</h2><table>${rows}</table></body></html>`);
 });
 server.listen(port, '127.0.0.1', () => console.log(`APP READY http://127.0.0.1:${port}`));

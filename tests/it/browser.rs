@@ -33,6 +33,13 @@ async fn browser_login_single_sign_on_and_pages() {
         None,
     ))
     .await;
+    // And one whose issuer setting has a trailing slash the IdP does not state.
+    let misconfigured = Sidegate::start(sidegate::vars(
+        "http://misconfigured.example.test",
+        &format!("{}/", s.idp.issuer()),
+        None,
+    ))
+    .await;
     let shots = repo().join("target/test-artifacts/browser");
     let _ = std::fs::remove_dir_all(&shots);
     let mut cmd = Command::new(node);
@@ -50,6 +57,13 @@ async fn browser_login_single_sign_on_and_pages() {
                 dead.addr
             ),
         )
+        .env(
+            "MISCONFIGURED_START",
+            format!(
+                "http://{}/start?rd=http%3A%2F%2Fapp.example.test%2F",
+                misconfigured.addr
+            ),
+        )
         .env("SHOTS", &shots);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
@@ -64,9 +78,11 @@ async fn browser_login_single_sign_on_and_pages() {
     for name in [
         "app-signed-in",
         "app2-single-sign-on",
+        "page-signed-in",
         "page-signed-out",
-        "page-access-denied",
+        "page-sign-in-cancelled",
         "page-idp-unreachable",
+        "page-misconfigured",
     ] {
         assert!(
             shots.join(format!("{name}.png")).is_file(),

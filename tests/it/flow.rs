@@ -281,7 +281,7 @@ async fn idp_errors_and_unknown_state_are_refused(s: &Stack, b: &Browser, app_ur
         (
             format!("/callback?error=access_denied&error_description=nope&state={state}"),
             StatusCode::FORBIDDEN,
-            "refused",
+            "sign-in cancelled",
         ),
         (
             "/callback?code=abc&state=neverissuedstate".to_owned(),
