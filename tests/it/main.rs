@@ -29,3 +29,4 @@ mod sentinel;
 mod shutdown;
 mod startup;
 mod store;
+mod systemd;
