@@ -1,8 +1,9 @@
 //! The files in `deploy/`, checked for structure (there is no Docker engine here): the
 //! compose stack has the services its README lists, uses only real sidegate settings, and
 //! carries exactly the Traefik labels that `traefik-examples/docker-compose.labels.yml`
-//! runs through a real Traefik; `.env.example` is a configuration sidegate accepts once
-//! its secret is filled in; the Dockerfile builds a locked release and runs it unprivileged
+//! runs through a real Traefik; `sidegate.env.example` with the apps file and the secrets
+//! as files is a configuration sidegate accepts; secrets are Compose secrets and no env
+//! file reaches another project's containers; every image tag is pinned; the Dockerfile builds a locked release and runs it unprivileged
 //! with a health check.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,7 +16,10 @@ use sidegate::config::is_known;
 use url::Url;
 
 const COMPOSE: &str = "deploy/docker-compose.yml";
-const ENV_EXAMPLE: &str = "deploy/.env.example";
+const ENV_EXAMPLE: &str = "deploy/sidegate.env.example";
+const AUTHENTIK_ENV: &str = "deploy/authentik.env.example";
+const COMPOSE_ENV: &str = "deploy/.env.example";
+const APPS: &str = "deploy/apps.toml";
 const DOCKERFILE: &str = "deploy/Dockerfile";
 const README: &str = "deploy/README.md";
 const LABELS_EXAMPLE: &str = "traefik-examples/docker-compose.labels.yml";
@@ -169,10 +173,88 @@ fn compose_has_the_whole_stack() {
         "sidegate's build (context {context}, dockerfile {dockerfile}) is not {DOCKERFILE}"
     );
     assert!(depends_on(&compose, "sidegate").contains("redis"));
-    assert_eq!(
-        strings(service(&compose, "sidegate").get("env_file")),
-        [".env"]
+    let sidegate = service(&compose, "sidegate");
+    assert_eq!(strings(sidegate.get("env_file")), ["sidegate.env"]);
+    assert!(sidegate.get("ports").is_none(), "sidegate publishes ports");
+    let vars = env_vars(&read(ENV_EXAMPLE));
+    let apps_at = &vars["SIDEGATE_APPS_FILE"];
+    assert!(
+        strings(sidegate.get("volumes")).contains(&format!("./apps.toml:{apps_at}:ro")),
+        "{APPS} is not mounted at SIDEGATE_APPS_FILE={apps_at}"
     );
+
+    // Every secret is a Compose secret: a file under secrets/, given only to the services
+    // that list it, at /run/secrets/<name>, and named there by a _FILE or file:// value.
+    let declared = compose["secrets"]
+        .as_mapping()
+        .expect("no top-level secrets");
+    let mut given = BTreeSet::new();
+    for name in service_names(&compose) {
+        let svc = service(&compose, &name);
+        let text = serde_yaml_ng::to_string(svc).unwrap();
+        for secret in strings(svc.get("secrets")) {
+            let file = scalar(&declared[secret.as_str()]["file"]);
+            assert_eq!(file, format!("./secrets/{secret}"), "{secret}");
+            let path = format!("/run/secrets/{secret}");
+            let env_file = strings(svc.get("env_file"))
+                .iter()
+                .map(|f| read(&format!("deploy/{f}.example")))
+                .collect::<String>();
+            assert!(
+                text.contains(&path) || env_file.contains(&path),
+                "{name} is given {secret} but never reads {path}"
+            );
+            given.insert(secret);
+        }
+        for f in strings(svc.get("env_file")) {
+            let env = env_vars(&read(&format!("deploy/{f}.example")));
+            for (k, v) in &env {
+                assert!(
+                    !(k.contains("SECRET") || k.contains("PASS") || k.ends_with("_KEY"))
+                        || k.ends_with("_FILE")
+                        || v.starts_with("file://"),
+                    "deploy/{f}.example holds the secret {k}"
+                );
+            }
+        }
+        let expected_env = match name.as_str() {
+            "sidegate" => vec!["sidegate.env".to_owned()],
+            n if n == "authentik-server" || n == "authentik-worker" => {
+                vec!["authentik.env".to_owned()]
+            }
+            _ => vec![],
+        };
+        assert_eq!(
+            strings(svc.get("env_file")),
+            expected_env,
+            "{name}'s env_file"
+        );
+    }
+    let declared: BTreeSet<String> = declared.keys().map(scalar).collect();
+    assert_eq!(given, declared, "declared secrets vs the ones services use");
+    assert!(
+        [
+            "sidegate-client-secret",
+            "sidegate-cookie-secret",
+            "authentik-secret-key",
+            "authentik-pg-pass"
+        ]
+        .iter()
+        .all(|s| declared.contains(*s)),
+        "{declared:?}"
+    );
+
+    // Pinned images: every tag (with its default filled in) names a full version.
+    let default = Regex::new(r"\$\{[A-Z_]+:-([^}]+)\}").unwrap();
+    let pinned = Regex::new(r":v?\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?$").unwrap();
+    for name in service_names(&compose) {
+        let image = scalar(&service(&compose, &name)["image"]);
+        let image = default.replace_all(&image, "$1");
+        assert!(
+            pinned.is_match(&image),
+            "{name}: image {image} is not pinned to a version"
+        );
+    }
 
     // Authentik keeps its own Redis and database; sidegate's `redis` is not shared.
     for name in ["authentik-server", "authentik-worker"] {
@@ -188,7 +270,14 @@ fn compose_has_the_whole_stack() {
             env["AUTHENTIK_POSTGRESQL__HOST"], "authentik-postgresql",
             "{name}"
         );
-        assert!(env["AUTHENTIK_SECRET_KEY"].contains("AUTHENTIK_SECRET_KEY"));
+        assert_eq!(
+            env["AUTHENTIK_SECRET_KEY"],
+            "file:///run/secrets/authentik-secret-key"
+        );
+        assert_eq!(
+            env["AUTHENTIK_POSTGRESQL__PASSWORD"],
+            "file:///run/secrets/authentik-pg-pass"
+        );
         assert_eq!(
             depends_on(&compose, name),
             BTreeSet::from(["authentik-postgresql".into(), "authentik-redis".into()])
@@ -247,17 +336,18 @@ fn traefik_serves_web_on_port_80_and_only_labelled_containers() {
 fn only_known_sidegate_variables_are_used() {
     let names = Regex::new(r"SIDEGATE_[A-Z_]+").unwrap();
     let mut checked = 0;
-    for file in [COMPOSE, ENV_EXAMPLE] {
+    for file in [COMPOSE, ENV_EXAMPLE, AUTHENTIK_ENV, COMPOSE_ENV] {
         let text = read(file);
         let found: BTreeSet<&str> = names.find_iter(&text).map(|m| m.as_str()).collect();
-        for var in found {
+        // `${SIDEGATE_IMAGE_TAG:-…}` is Compose's own variable, not a setting.
+        for var in found.into_iter().filter(|v| *v != "SIDEGATE_IMAGE_TAG") {
             let name = &var["SIDEGATE_".len()..];
             let known = is_known(name);
             assert!(known, "{file}: {var} is not a sidegate setting");
             checked += 1;
         }
     }
-    // .env.example alone names the five required settings.
+    // sidegate.env.example alone names the five required settings.
     assert!(checked >= 5, "only {checked} SIDEGATE_ names found");
 }
 
@@ -268,23 +358,31 @@ fn env_example_sets_every_required_variable() {
         "SIDEGATE_PUBLIC_URL",
         "SIDEGATE_ISSUER_URL",
         "SIDEGATE_CLIENT_ID",
-        "SIDEGATE_CLIENT_SECRET",
-        "SIDEGATE_COOKIE_SECRET",
+        "SIDEGATE_CLIENT_SECRET_FILE",
+        "SIDEGATE_COOKIE_SECRET_FILE",
     ] {
         let value = vars.get(name).map(String::as_str).unwrap_or_default();
         assert!(!value.is_empty(), "{ENV_EXAMPLE} does not set {name}");
     }
 
-    // The variables the compose file requires (`${NAME:?message}`) are there too.
+    // deploy/.env is optional: the compose file requires nothing from it, and its example
+    // only documents the defaults the compose file has.
     let compose_text = read(COMPOSE);
-    let required = Regex::new(r"\$\{([A-Z0-9_]+):\?").unwrap();
-    let names: BTreeSet<&str> = required
-        .captures_iter(&compose_text)
-        .map(|c| c.get(1).unwrap().as_str())
-        .collect();
-    assert!(names.contains("PG_PASS") && names.contains("AUTHENTIK_SECRET_KEY"));
-    for name in names {
-        assert!(vars.contains_key(name), "{ENV_EXAMPLE} does not set {name}");
+    assert!(
+        !compose_text.contains(":?"),
+        "{COMPOSE} requires a variable from .env"
+    );
+    assert!(
+        env_vars(&read(COMPOSE_ENV)).is_empty(),
+        "{COMPOSE_ENV} sets something"
+    );
+    let defaults = Regex::new(r"\$\{([A-Z0-9_]+):-").unwrap();
+    for c in defaults.captures_iter(&compose_text) {
+        assert!(
+            read(COMPOSE_ENV).contains(&format!("# {}=", &c[1])),
+            "{COMPOSE_ENV} does not document {}",
+            &c[1]
+        );
     }
 
     // The URLs fit the stack: Authentik's issuer ends with a slash and is routed by
@@ -323,23 +421,48 @@ fn env_example_sets_every_required_variable() {
 #[test]
 fn env_example_is_a_configuration_sidegate_accepts_once_filled_in() {
     let vars = env_vars(&read(ENV_EXAMPLE));
-    let check = |cookie_secret: &str| {
+    let secrets = tempfile::tempdir().unwrap();
+    let in_container = |v: &str| -> String {
+        match v.strip_prefix("/run/secrets/") {
+            Some(name) => secrets.path().join(name).display().to_string(),
+            None if v == vars["SIDEGATE_APPS_FILE"] => repo_path(APPS).display().to_string(),
+            None => v.to_owned(),
+        }
+    };
+    let check = || {
         Command::new(env!("CARGO_BIN_EXE_sidegate"))
             .args(["check-config", "--offline"])
             .env_clear()
-            .envs(vars.iter().filter(|(k, _)| k.starts_with("SIDEGATE_")))
-            .env("SIDEGATE_COOKIE_SECRET", cookie_secret)
+            .envs(
+                vars.iter()
+                    .filter(|(k, _)| k.starts_with("SIDEGATE_"))
+                    .map(|(k, v)| (k, in_container(v))),
+            )
             .output()
             .unwrap()
     };
+    std::fs::write(
+        secrets.path().join("sidegate-client-secret"),
+        "the-client-secret-xyz\n",
+    )
+    .unwrap();
 
-    // The placeholder is too short on purpose: a forgotten secret stops sidegate.
-    let out = check(&vars["SIDEGATE_COOKIE_SECRET"]);
+    // A secret file created but not filled in stops sidegate, naming it.
+    std::fs::write(secrets.path().join("sidegate-cookie-secret"), "").unwrap();
+    let out = check();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("SIDEGATE_COOKIE_SECRET"), "{err}");
+    assert!(
+        err.contains("SIDEGATE_COOKIE_SECRET_FILE") && err.contains("is empty"),
+        "{err}"
+    );
 
-    let out = check("0123456789abcdef0123456789abcdef0123456789abcdef");
+    std::fs::write(
+        secrets.path().join("sidegate-cookie-secret"),
+        "0123456789abcdef0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
+    let out = check();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("warning"), "{err}");
@@ -348,6 +471,7 @@ fn env_example_is_a_configuration_sidegate_accepts_once_filled_in() {
         described.contains("http://authentik.example.test/application/o/sidegate/"),
         "{described}"
     );
+    assert!(!described.contains("the-client-secret-xyz"), "{described}");
 }
 
 #[test]
@@ -524,12 +648,26 @@ fn dockerfile_builds_locked_and_runs_unprivileged_with_a_health_check() {
         .collect();
     assert!(!builds.is_empty(), "no cargo build");
     for run in builds {
-        for flag in [
-            "--release",
-            "--locked",
-            "--target x86_64-unknown-linux-musl",
-        ] {
+        for flag in ["--release", "--locked", "--target \"$(cat /rust-target)\""] {
             assert!(run.contains(flag), "`{run}` lacks {flag}");
         }
     }
+    // Multi-arch: BuildKit's TARGETARCH picks the musl target, amd64 and arm64 alike.
+    let text = read(DOCKERFILE);
+    for (arch, target) in [
+        ("amd64", "x86_64-unknown-linux-musl"),
+        ("arm64", "aarch64-unknown-linux-musl"),
+    ] {
+        assert!(
+            text.contains(&format!("{arch}) echo {target} ;;")),
+            "{DOCKERFILE} does not build {arch} as {target}"
+        );
+    }
+    assert!(build.iter().any(|(k, a)| k == "ARG" && a == "TARGETARCH"));
+    assert!(
+        !build
+            .iter()
+            .any(|(k, a)| k == "FROM" && a.contains("--platform=$BUILDPLATFORM")),
+        "the build stage must run on the target platform (native musl toolchain)"
+    );
 }

@@ -1,6 +1,6 @@
 //! `deploy/sidegate.service`, the non-container install: systemd's own checker accepts it
 //! (with the binary path pointed at the one just built), its exposure score stays "OK",
-//! the secrets arrive as credentials to a dynamic user, and `deploy/sidegate.env.example`
+//! the secrets arrive as credentials to a dynamic user, and `deploy/systemd.env.example`
 //! plus those credentials is a configuration sidegate accepts.
 
 use std::path::Path;
@@ -9,7 +9,7 @@ use std::process::Command;
 use crate::harness::program;
 
 const UNIT: &str = "deploy/sidegate.service";
-const ENV: &str = "deploy/sidegate.env.example";
+const ENV: &str = "deploy/systemd.env.example";
 const INSTALLED: &str = "/usr/local/bin/sidegate";
 
 fn read(rel: &str) -> String {
