@@ -105,16 +105,28 @@ pub fn is_trusted(peer: Option<IpAddr>, trusted: &[IpNet]) -> bool {
 }
 
 /// Whether the request is addressed to `public_host` (sidegate's own): by its `Host` or its
-/// first `X-Forwarded-Host`, port and case ignored. Proxies send auth subrequests for app
-/// hosts; a browser asking for `/auth*` on sidegate's host would read the app's credential.
-pub fn addressed_to(headers: &HeaderMap, public_host: &str) -> bool {
+/// first `X-Forwarded-Host`, case ignored. Proxies send auth subrequests for app hosts; a
+/// browser asking for `/auth*` on sidegate's host would read the app's credential. The
+/// port is ignored unless the public URL names one and the request names another (apps
+/// at `localhost:8080` beside sidegate at `localhost:4180`, as `make demo` runs them).
+pub fn addressed_to(headers: &HeaderMap, public_host: &str, public_port: Option<u16>) -> bool {
     let host_of = |v: &str| {
         let v = v.split(',').next().unwrap_or_default().trim();
-        let host = match v.strip_prefix('[') {
-            Some(rest) => rest.split(']').next().unwrap_or_default(),
-            None => v.split(':').next().unwrap_or_default(),
+        let (host, port) = match v.strip_prefix('[') {
+            Some(rest) => {
+                let (h, after) = rest.split_once(']').unwrap_or((rest, ""));
+                (h, after.strip_prefix(':'))
+            }
+            None => match v.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (v, None),
+            },
         };
-        host.trim_end_matches('.').eq_ignore_ascii_case(public_host)
+        let other_port = match (public_port, port.and_then(|p| p.parse::<u16>().ok())) {
+            (Some(public), Some(asked)) => public != asked,
+            _ => false,
+        };
+        !other_port && host.trim_end_matches('.').eq_ignore_ascii_case(public_host)
     };
     [&http::header::HOST, &X_FORWARDED_HOST].iter().any(|name| {
         headers
@@ -130,14 +142,18 @@ pub fn addressed_to(headers: &HeaderMap, public_host: &str) -> bool {
 /// # Errors
 /// [`ForwardedError::Missing`], [`ForwardedError::Repeated`] or
 /// [`ForwardedError::PublicHost`].
-pub fn subrequest_only(headers: &HeaderMap, public_host: &str) -> Result<(), ForwardedError> {
+pub fn subrequest_only(
+    headers: &HeaderMap,
+    public_host: &str,
+    public_port: Option<u16>,
+) -> Result<(), ForwardedError> {
     match headers.get_all(http::header::HOST).iter().count() {
         // Every proxy's subrequest names its host (HTTP/1.1 requires it).
         0 => return Err(ForwardedError::Missing("Host")),
         1 => {}
         _ => return Err(ForwardedError::Repeated("Host")),
     }
-    if addressed_to(headers, public_host) {
+    if addressed_to(headers, public_host, public_port) {
         return Err(ForwardedError::PublicHost);
     }
     Ok(())

@@ -51,7 +51,7 @@ pub fn forwarded_headers(data: &[u8]) {
     };
     let trusted = ["127.0.0.0/8".parse().expect("a CIDR")];
     let peer = Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
-    let _ = forwarded::addressed_to(&h, "auth.example.test");
+    let _ = forwarded::addressed_to(&h, "auth.example.test", Some(4180));
     if let Ok(r) = forwarded::parse(peer, &h, &trusted, family) {
         assert!(r.proto == "http" || r.proto == "https");
         assert!(r.uri.starts_with('/') && !r.uri.chars().any(|c| c.is_control() || c == ' '));

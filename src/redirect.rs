@@ -18,6 +18,9 @@ pub enum ReturnUrlRefusal {
     SuspiciousHost,
     /// The host is not an allowed domain or under one.
     HostNotAllowed,
+    /// A plain-http page while the session cookie is `Secure`: the browser would never send
+    /// the cookie there, and every visit would start another sign-in.
+    InsecureWithSecureCookie,
 }
 
 impl ReturnUrlRefusal {
@@ -32,7 +35,25 @@ impl ReturnUrlRefusal {
             ReturnUrlRefusal::HostNotAllowed => {
                 "the return URL points to a host that is not allowed"
             }
+            ReturnUrlRefusal::InsecureWithSecureCookie => {
+                "this site is served over plain http, but the sign-in cookie is only ever sent over https, so signing in here could never succeed; the site must be served over https"
+            }
         }
+    }
+}
+
+/// Whether a `Secure` session cookie can reach `raw` (already validated): an https URL, or
+/// plain http to a loopback host (browsers treat those as secure).
+pub fn secure_cookie_reaches(raw: &str) -> bool {
+    let Ok(u) = url::Url::parse(raw) else {
+        return false;
+    };
+    match (u.scheme(), u.host()) {
+        ("https", _) => true,
+        ("http", Some(url::Host::Domain(d))) => d == "localhost" || d.ends_with(".localhost"),
+        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
+        _ => false,
     }
 }
 
@@ -102,6 +123,22 @@ mod tests {
             "auth.other.test".into(),
             "127.0.0.1".into(),
         ]
+    }
+
+    #[test]
+    fn a_secure_cookie_reaches_https_and_loopback_only() {
+        for (url, reaches) in [
+            ("https://app.example.test/", true),
+            ("http://app.example.test/", false),
+            ("HTTP://app.example.test:8080/x", false),
+            ("http://localhost:8080/", true),
+            ("http://app.localhost/", true),
+            ("http://127.0.0.1:3000/", true),
+            ("http://[::1]/", true),
+            ("http://127.example.test/", false),
+        ] {
+            assert_eq!(secure_cookie_reaches(url), reaches, "{url}");
+        }
     }
 
     #[test]

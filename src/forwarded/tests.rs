@@ -222,3 +222,30 @@ fn only_trusted_peers_are_believed() {
         Err(ForwardedError::UntrustedPeer)
     );
 }
+
+#[test]
+fn the_public_host_is_recognised_in_every_spelling_and_another_port_is_another_site() {
+    for (value, public_port, ours) in [
+        ("auth.example.test", None, true),
+        ("AUTH.example.test.", None, true),
+        ("auth.example.test:443", None, true),
+        ("auth.example.test:4180", Some(4180), true),
+        ("auth.example.test", Some(4180), true),
+        ("auth.example.test:8080", Some(4180), false),
+        ("auth.example.test:junk", Some(4180), true),
+        ("app.example.test", None, false),
+        ("[::1]:4180", Some(4180), false),
+    ] {
+        for name in ["host", "x-forwarded-host"] {
+            let h = headers(&[(name, value)]);
+            assert_eq!(
+                addressed_to(&h, "auth.example.test", public_port),
+                ours,
+                "{name}: {value} with public port {public_port:?}"
+            );
+        }
+    }
+    let h = headers(&[("host", "[::1]:4180")]);
+    assert!(addressed_to(&h, "::1", Some(4180)));
+    assert!(!addressed_to(&h, "::1", Some(4181)));
+}

@@ -77,7 +77,8 @@ async fn check<'a, S: SessionStore>(
         forwarded::ForwardedError::UntrustedPeer => Reason::UntrustedProxy,
         _ => Reason::BadForwarded,
     };
-    forwarded::subrequest_only(headers, public_host).map_err(|e| {
+    let public_port = app.config.public_url.port();
+    forwarded::subrequest_only(headers, public_host, public_port).map_err(|e| {
         counted.1 = refused(e);
         bodyless(Error::BadForwardedRequest(e))
     })?;

@@ -59,6 +59,14 @@ pub async fn start<S: SessionStore>(
         }
     }
     let return_to = return_to(&app, &params)?;
+    if app.config.cookie.secure && !redirect::secure_cookie_reaches(&return_to) {
+        tracing::warn!(
+            "misconfigured: a sign-in for a plain-http page while the session cookie is Secure (SIDEGATE_PUBLIC_URL is https): the browser never sends the cookie to http pages, so every visit would sign in again; serve the app over https (or, for a test setup only, SIDEGATE_COOKIE_SECURE=false)"
+        );
+        return Err(Error::BadReturnUrl(
+            redirect::ReturnUrlRefusal::InsecureWithSecureCookie,
+        ));
+    }
     let provider = app.idp.current().ok_or_else(|| idp_unavailable(&app.idp))?;
     let (url, login) = provider.begin(return_to);
     let set = cookies::login_set(&app.config.cookie, app.keys.jar(), &login.state, &login)

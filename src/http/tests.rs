@@ -219,6 +219,12 @@ async fn start_callback_and_logout_refuse_bad_input() {
     let cases = [
         ("/start?rd=https%3A%2F%2Fevil.test%2F", 400, "not allowed"),
         ("/start?rd=%2F%2Fevil.test", 400, "absolute"),
+        // An https sidegate (Secure cookie) cannot sign anyone in to a plain-http page.
+        (
+            "/start?rd=http%3A%2F%2Fapp.example.test%2F",
+            400,
+            "served over plain http",
+        ),
         (
             "/start?rd=https%3A%2F%2Fapp.example.test%2F",
             503,

@@ -120,6 +120,22 @@ const provider = new Provider(issuer, {
   },
   // Put the scope-granted claims (email, groups, name, ...) into the ID token itself.
   conformIdTokenClaims: false,
+  // IDP_SKIP_CONSENT=1 (make demo): grant the requested scopes without a consent screen,
+  // as an IdP does for its own first-party clients (oidc-provider's skip-consent recipe).
+  ...(process.env.IDP_SKIP_CONSENT === '1' ? {
+    async loadExistingGrant(ctx) {
+      const grantId = ctx.oidc.result?.consent?.grantId
+        || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+      const grant = new ctx.oidc.provider.Grant({
+        clientId: ctx.oidc.client.clientId,
+        accountId: ctx.oidc.session.accountId,
+      });
+      grant.addOIDCScope(String(ctx.oidc.params.scope || 'openid'));
+      await grant.save();
+      return grant;
+    },
+  } : {}),
   pkce: { required: () => true },
   features: {
     devInteractions: { enabled: true },

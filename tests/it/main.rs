@@ -11,6 +11,7 @@
 mod apikeys;
 mod browser;
 mod cli;
+mod demo;
 mod deploy;
 mod edges;
 mod failover;
