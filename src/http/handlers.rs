@@ -284,6 +284,11 @@ pub async fn index<S: SessionStore>(app: Arc<App<S>>, headers: HeaderMap) -> Res
     }
 }
 
+/// `GET /denied`: the "Access denied" page (see [`super::people::denied`]).
+pub async fn denied<S: SessionStore>(app: Arc<App<S>>, headers: HeaderMap) -> Response {
+    super::people::denied(&app, &headers).await
+}
+
 /// Why there is no IdP to sign in with: its settings are wrong, or it is not reachable.
 pub(super) fn idp_unavailable(idp: &crate::idp::Idp) -> Error {
     if idp.misconfigured() {

@@ -68,6 +68,26 @@ pub(super) fn signed_in(session: &Session) -> Response {
     )
 }
 
+/// `GET /denied`: the "Access denied" page a proxy shows when sidegate refused a signed-in
+/// person (nginx: `error_page 403`), saying as whom, with a way to sign in as someone else.
+/// Links are absolute: the proxy serves this page on the app's host.
+pub(super) async fn denied<S: SessionStore>(app: &App<S>, headers: &HeaderMap) -> Response {
+    let message = match current_session(app, headers).await {
+        Some(s) => format!(
+            "You are signed in as {}, but this app is not open to your account. Ask its administrator for access, or sign out and sign in as someone else.",
+            who(&s)
+        ),
+        None => "This app is not open to you. Ask its administrator for access.".to_owned(),
+    };
+    let logout = format!("{}/logout", app.config.public_base());
+    pages::page_with_links(
+        StatusCode::FORBIDDEN,
+        "Access denied",
+        &message,
+        &[("Sign out", &logout)],
+    )
+}
+
 /// "Signed out", with "Sign in again" (back to `back` when known) and "Back to <app>".
 pub(super) fn signed_out(back: Option<&str>) -> Response {
     let Some(back) = back else {

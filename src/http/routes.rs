@@ -110,6 +110,11 @@ pub fn routes<S: SessionStore>(
         .and(filters::query_params())
         .and(warp::header::optional::<String>("authorization"))
         .then(logout::admin_revoke);
+    let denied = warp::path!("denied")
+        .and(warp::get())
+        .and(filters::with_app(app.clone()))
+        .and(warp::header::headers_cloned())
+        .then(handlers::denied);
     let healthz = warp::path!("healthz").and(warp::get()).map(|| "ok");
     let readyz = warp::path!("readyz")
         .and(warp::get())
@@ -129,6 +134,7 @@ pub fn routes<S: SessionStore>(
         .or(logged_out)
         .or(backchannel)
         .or(admin)
+        .or(denied)
         .or(healthz)
         .or(readyz)
         .or(index)

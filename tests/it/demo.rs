@@ -165,6 +165,13 @@ async fn make_demo_starts_signs_in_shows_sso_and_a_refusal_and_stops_keeping_its
         .contains("<span id=\"user\">bob</span>"));
     let r = browse(&bob, &format!("http://localhost:{admin}/"), "bob").await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("<h1>Access denied</h1>")
+            && body.contains("signed in as bob")
+            && body.contains(&format!("href=\"http://localhost:{auth}/logout\"")),
+        "{body}"
+    );
 
     let log = std::fs::read_to_string(logs.join("sidegate.log")).unwrap();
     assert!(
