@@ -29,9 +29,13 @@ pub struct Cli {
 pub enum Command {
     /// Serve forward-auth and the login endpoints (the default).
     Serve,
-    /// Print the effective configuration (secrets masked) and the URIs to register at the
-    /// IdP, then check the settings against the IdP and Redis. Exit 0 when all is well, 2
-    /// when a setting must change, 1 when something did not answer.
+    /// Print the effective configuration and check it against the IdP and Redis.
+    ///
+    /// Prints the effective configuration (secrets masked) and the URIs to register at the
+    /// IdP, then fetches the discovery document (the issuer compared byte for byte), the
+    /// signing keys, asks the token endpoint whether it accepts the client credentials, and
+    /// PINGs Redis. Exit 0 when all is well, 2 when a setting must change, 1 when something
+    /// did not answer.
     CheckConfig {
         /// Only read and print the configuration; contact neither the IdP nor Redis.
         #[arg(long)]
