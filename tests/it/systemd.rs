@@ -148,3 +148,71 @@ fn the_systemd_environment_file_with_its_credentials_is_accepted() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_release_tarball_has_the_binary_the_unit_and_the_docs() {
+    let out = tempfile::tempdir().unwrap();
+    let run = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/dist.sh"))
+        .env("DIST_BIN", env!("CARGO_BIN_EXE_sidegate"))
+        .env("DIST_DIR", out.path())
+        .env("DIST_TARGET", "x86_64-unknown-linux-gnu")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        run.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let name = format!(
+        "sidegate-{}-x86_64-unknown-linux-gnu",
+        env!("CARGO_PKG_VERSION")
+    );
+    let tarball = out.path().join(format!("{name}.tar.gz"));
+    assert!(said.trim().ends_with(&format!("{name}.tar.gz")), "{said}");
+    let listing = Command::new("tar")
+        .arg("-tvzf")
+        .arg(&tarball)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    for (entry, mode) in [
+        ("bin/sidegate", "-rwxr-xr-x"),
+        ("share/sidegate/sidegate.service", "-rw-r--r--"),
+        ("share/sidegate/systemd.env.example", "-rw-r--r--"),
+        ("share/sidegate/apps.example.toml", "-rw-r--r--"),
+        ("share/doc/sidegate/README.md", "-rw-r--r--"),
+    ] {
+        let line = listing
+            .lines()
+            .find(|l| l.ends_with(&format!("{name}/{entry}")))
+            .unwrap_or_else(|| panic!("{entry} missing:\n{listing}"));
+        assert!(line.starts_with(mode) && line.contains("0/0"), "{line}");
+    }
+    let sum = std::fs::read_to_string(out.path().join(format!("{name}.tar.gz.sha256"))).unwrap();
+    assert!(sum.trim().ends_with(&format!("{name}.tar.gz")), "{sum}");
+    // The packed binary runs, and the unit's install steps name the tarball's paths.
+    let unpacked = tempfile::tempdir().unwrap();
+    let x = Command::new("tar")
+        .arg("-xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(unpacked.path())
+        .status()
+        .unwrap();
+    assert!(x.success());
+    let version = Command::new(unpacked.path().join(&name).join("bin/sidegate"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("sidegate "));
+    let unit = read(UNIT);
+    for step in [
+        "install -m 0755 bin/sidegate /usr/local/bin/sidegate",
+        "share/sidegate/systemd.env.example",
+        "share/sidegate/sidegate.service",
+    ] {
+        assert!(unit.contains(step), "{UNIT}'s install steps lack {step}");
+    }
+}
