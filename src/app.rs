@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::idp::Idp;
-use crate::oidc::{IdpError, IdpSettings};
+use crate::oidc::IdpSettings;
 use crate::refresh::Refresher;
 use crate::session::{Keys, SessionCache, Sessions};
 use crate::store::SessionStore;
@@ -32,6 +32,8 @@ pub struct App<S> {
     pub refresher: Refresher,
     /// What operators watch (`SIDEGATE_METRICS_LISTEN`).
     pub metrics: crate::metrics::Metrics,
+    /// The audit trail (`SIDEGATE_AUDIT_LOG`).
+    pub audit: crate::audit::Audit,
 }
 
 impl<S: SessionStore> App<S> {
@@ -52,13 +54,24 @@ impl<S: SessionStore> App<S> {
     /// [`Idp::keep_discovering`].
     ///
     /// # Errors
-    /// [`IdpError`] when the HTTP client cannot be built.
+    /// [`StartError`](crate::StartError) when the IdP's HTTP client cannot be built or the
+    /// audit trail cannot be opened.
     pub fn new(
         config: Config,
         store: S,
         cache: Option<Arc<SessionCache>>,
         clock: Arc<dyn Clock>,
-    ) -> Result<Arc<Self>, IdpError> {
+    ) -> Result<Arc<Self>, crate::StartError> {
+        let audit = crate::audit::Audit::open(config.audit_log.as_ref()).map_err(|cause| {
+            crate::StartError::Audit {
+                path: config
+                    .audit_log
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                cause,
+            }
+        })?;
         let keys = Keys::derive(config.cookie_secret.expose());
         let apikeys = match (&config.redis, &config.apikeys_file) {
             (Some(_), _) => Some(crate::apikey::Backend::Store(store.clone())),
@@ -89,6 +102,7 @@ impl<S: SessionStore> App<S> {
             apikeys,
             mint: Default::default(),
             metrics,
+            audit,
         }))
     }
 }

@@ -57,6 +57,7 @@
 
 pub mod apikey;
 pub mod app;
+pub mod audit;
 pub mod claims;
 pub mod cli;
 pub mod clock;
@@ -109,6 +110,14 @@ pub enum StartError {
     /// The HTTP client for the IdP cannot be built.
     #[error(transparent)]
     Idp(#[from] oidc::IdpError),
+    /// The audit trail's file cannot be opened.
+    #[error("cannot open the audit trail {path}: {cause}; check SIDEGATE_AUDIT_LOG, that its folder exists and that sidegate may write there")]
+    Audit {
+        /// `SIDEGATE_AUDIT_LOG`.
+        path: String,
+        /// Why.
+        cause: std::io::Error,
+    },
     /// The metrics listener cannot be opened.
     #[error("cannot listen for metrics on {addr}: {cause}; check SIDEGATE_METRICS_LISTEN and that the port is free")]
     Metrics {

@@ -70,6 +70,7 @@ pub(super) fn validate(v: &Vars, all: &HashMap<String, String>) -> Result<Config
                 apikey_header: operator.apikey_header,
                 token_refresh_before: sessions.token_refresh_before,
                 claims_refresh_interval: sessions.claims_refresh,
+                audit_log: operator.audit_log,
                 profiles: Arc::new(profiles),
             })
         }
@@ -236,6 +237,7 @@ fn network(v: &Vars, p: &mut Problems) -> Network {
 }
 
 struct Operator {
+    audit_log: Option<crate::audit::Target>,
     admin_token: Option<Secret<String>>,
     apikeys_file: Option<PathBuf>,
     apikey_header: Option<HeaderName>,
@@ -253,7 +255,19 @@ fn operator(v: &Vars, p: &mut Problems) -> Operator {
         .map(str::trim)
         .filter(|h| !h.is_empty())
         .and_then(|h| crate::upstream::header_name("SIDEGATE_APIKEY_HEADER", h, p));
+    let audit_log = match v.get("AUDIT_LOG").map(str::trim) {
+        None | Some("") => None,
+        Some("stdout") => Some(crate::audit::Target::Stdout),
+        Some(path) if std::path::Path::new(path).is_absolute() => {
+            Some(crate::audit::Target::File(PathBuf::from(path)))
+        }
+        Some(other) => {
+            p.push(format!("SIDEGATE_AUDIT_LOG: `{other}` is neither `stdout` nor an absolute file path such as /var/log/sidegate/audit.jsonl"));
+            None
+        }
+    };
     Operator {
+        audit_log,
         admin_token,
         apikeys_file: path(v, "APIKEYS_FILE"),
         apikey_header,

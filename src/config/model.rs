@@ -77,6 +77,8 @@ pub struct Config {
     pub token_refresh_before: Duration,
     /// Re-read claims from the IdP this often (group changes take effect); off when `None`.
     pub claims_refresh_interval: Option<Duration>,
+    /// `SIDEGATE_AUDIT_LOG`: where the audit trail goes, if anywhere.
+    pub audit_log: Option<crate::audit::Target>,
     /// Secret for the operator endpoint `/admin/sessions/revoke`; off when `None`.
     pub admin_token: Option<Secret<String>>,
     /// Whether `/logout` also ends the session at the IdP (RP-initiated logout).

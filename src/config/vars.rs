@@ -180,6 +180,11 @@ pub const VARS: &[Var] = &[
     var("CLAIMS_REFRESH_INTERVAL", |c| {
         optional(c.claims_refresh_interval)
     }),
+    var("AUDIT_LOG", |c| {
+        c.audit_log
+            .as_ref()
+            .map_or("(off)".into(), ToString::to_string)
+    }),
 ];
 
 /// Whether `name` (without `SIDEGATE_`) is a variable sidegate reads (`_FILE` of secrets

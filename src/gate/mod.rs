@@ -138,6 +138,17 @@ pub async fn check<S: SessionStore>(
             }
         }
     }
+    if app.audit.enabled() {
+        audit(
+            app,
+            profile,
+            request,
+            principal.as_ref(),
+            credential,
+            &decision,
+            now,
+        );
+    }
     Ok(match decision {
         Decision::Allow | Decision::AllowEndingSession => {
             match principal {
@@ -194,6 +205,48 @@ pub async fn check<S: SessionStore>(
             })
         }
     })
+}
+
+/// One audit record for this decision (see [`crate::audit`]).
+fn audit<S>(
+    app: &App<S>,
+    profile: &Profile,
+    request: &ForwardedRequest,
+    principal: Option<&Principal>,
+    credential: Option<&crate::profile::credential::Credential>,
+    decision: &Decision,
+    now: u64,
+) {
+    let (outcome, rule) = match decision {
+        Decision::Allow => ("allow", None),
+        Decision::AllowEndingSession => ("allow_ending_session", None),
+        Decision::AllowAnonymous => ("allow_anonymous", Some("bypass")),
+        Decision::Login { .. } => ("login", None),
+        Decision::SignOut => ("sign_out", None),
+        Decision::Unauthenticated => ("unauthenticated", None),
+        Decision::CredentialRefused(r) => ("credential_refused", Some(r.reason)),
+        Decision::Forbidden { reason } => ("forbidden", Some(*reason)),
+    };
+    let allowed = matches!(decision, Decision::Allow | Decision::AllowEndingSession);
+    let (proof, key) = match principal.map(|p| &p.proof) {
+        Some(Proof::Session { .. }) => (Some("session"), None),
+        Some(Proof::Bearer) => (Some("bearer"), None),
+        Some(Proof::ApiKey { name }) => (Some("apikey"), Some(name.as_str())),
+        None => (None, None),
+    };
+    app.audit.record(&crate::audit::Record {
+        time: crate::audit::timestamp(now),
+        subject: principal.map(|p| p.subject.as_str()),
+        proof,
+        key,
+        app: &profile.name,
+        method: &request.method,
+        host: &request.host,
+        path: crate::audit::path_of(&request.uri),
+        rule,
+        credential: credential.filter(|_| allowed).map(|c| c.label()),
+        outcome,
+    });
 }
 
 #[cfg(test)]

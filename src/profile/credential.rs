@@ -98,6 +98,28 @@ pub struct Credential {
     pub kind: Kind,
 }
 
+impl Credential {
+    /// Which credential this is, without its value: type, header and a fixed Basic user
+    /// (for the audit trail: `basic Authorization (user admin)`).
+    pub fn label(&self) -> String {
+        let kind = match &self.kind {
+            Kind::Static(_) => "static".to_owned(),
+            Kind::Basic {
+                user: BasicUser::Fixed(u),
+                ..
+            } => format!("basic (user {})", u.to_str().unwrap_or("?")),
+            Kind::Basic { .. } => "basic (the user's own name)".to_owned(),
+            Kind::UserToken {
+                kind: TokenKind::Access,
+                ..
+            } => "access_token".to_owned(),
+            Kind::UserToken { .. } => "id_token".to_owned(),
+            Kind::Jwt { .. } => "jwt".to_owned(),
+        };
+        format!("{kind} {}", self.header)
+    }
+}
+
 /// `scheme token` or just `token`, as a sensitive header value.
 pub fn with_scheme(scheme: &str, token: &str) -> Option<HeaderValue> {
     let text = if scheme.is_empty() {

@@ -9,6 +9,7 @@
 )]
 
 mod apikeys;
+mod audit;
 mod browser;
 mod cli;
 mod demo;
