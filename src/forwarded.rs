@@ -85,6 +85,7 @@ static X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
 static X_ORIGINAL_URL: HeaderName = HeaderName::from_static("x-original-url");
 static X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
 static X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 const FORWARDED: &[&str] = &[
     "x-forwarded-method",
@@ -102,6 +103,27 @@ const FORWARDED: &[&str] = &[
 pub fn is_trusted(peer: Option<IpAddr>, trusted: &[IpNet]) -> bool {
     peer.map(|ip| ip.to_canonical())
         .is_some_and(|ip| trusted.iter().any(|net| net.contains(&ip)))
+}
+
+/// The client's address as the trusted proxy in front saw it: the last entry of the last
+/// `X-Forwarded-For`. Each proxy appends the address it was reached from, so every entry
+/// before that one is the client's own words; without the header, the peer itself. Only
+/// meaningful for a peer [`parse`] trusts.
+pub fn client_address(peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+    let appended = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .map(str::trim)
+        .and_then(|v| {
+            let bare = v.trim_start_matches('[').trim_end_matches(']');
+            bare.parse::<IpAddr>()
+                .ok()
+                .or_else(|| v.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        });
+    appended.or(peer).map(|ip| ip.to_canonical())
 }
 
 /// Whether the request is addressed to `public_host` (sidegate's own): by its `Host` or its

@@ -68,6 +68,7 @@ pub mod forwarded;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod gate;
+pub mod guesses;
 mod http;
 pub mod idp;
 pub mod idp_jwt;

@@ -71,6 +71,7 @@ pub(super) fn validate(v: &Vars, all: &HashMap<String, String>) -> Result<Config
                 token_refresh_before: sessions.token_refresh_before,
                 claims_refresh_interval: sessions.claims_refresh,
                 audit_log: operator.audit_log,
+                guess_limit: operator.guess_limit,
                 profiles: Arc::new(profiles),
             })
         }
@@ -238,6 +239,7 @@ fn network(v: &Vars, p: &mut Problems) -> Network {
 
 struct Operator {
     audit_log: Option<crate::audit::Target>,
+    guess_limit: Option<crate::guesses::GuessLimit>,
     admin_token: Option<Secret<String>>,
     apikeys_file: Option<PathBuf>,
     apikey_header: Option<HeaderName>,
@@ -268,10 +270,33 @@ fn operator(v: &Vars, p: &mut Problems) -> Operator {
     };
     Operator {
         audit_log,
+        guess_limit: guess_limit(v, p),
         admin_token,
         apikeys_file: path(v, "APIKEYS_FILE"),
         apikey_header,
     }
+}
+
+/// `SIDEGATE_GUESS_LIMIT` (failed attempts in a row, `0` off) and `SIDEGATE_GUESS_REFILL`.
+fn guess_limit(v: &Vars, p: &mut Problems) -> Option<crate::guesses::GuessLimit> {
+    let default = crate::guesses::DEFAULT;
+    let burst = match v.get("GUESS_LIMIT").map(str::trim) {
+        None | Some("") => default.burst,
+        Some(n) => n.parse::<u32>().unwrap_or_else(|_| {
+            p.push(format!("SIDEGATE_GUESS_LIMIT: `{n}` is not a number of failed attempts; use e.g. 10, or 0 to turn the limit off"));
+            default.burst
+        }),
+    };
+    let refill = parse::parse_duration(
+        v.get("GUESS_REFILL"),
+        "SIDEGATE_GUESS_REFILL",
+        default.refill,
+        p,
+    );
+    if refill.is_zero() && burst > 0 {
+        p.push("SIDEGATE_GUESS_REFILL: must be longer than 0, e.g. 30s (SIDEGATE_GUESS_LIMIT=0 turns the limit off)".into());
+    }
+    (burst > 0).then_some(crate::guesses::GuessLimit { burst, refill })
 }
 
 fn profiles(

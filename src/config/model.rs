@@ -77,6 +77,8 @@ pub struct Config {
     pub token_refresh_before: Duration,
     /// Re-read claims from the IdP this often (group changes take effect); off when `None`.
     pub claims_refresh_interval: Option<Duration>,
+    /// Limits on failed API-key and bearer attempts; off when `None` (`SIDEGATE_GUESS_LIMIT=0`).
+    pub guess_limit: Option<crate::guesses::GuessLimit>,
     /// `SIDEGATE_AUDIT_LOG`: where the audit trail goes, if anywhere.
     pub audit_log: Option<crate::audit::Target>,
     /// Secret for the operator endpoint `/admin/sessions/revoke`; off when `None`.

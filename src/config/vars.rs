@@ -180,6 +180,15 @@ pub const VARS: &[Var] = &[
     var("CLAIMS_REFRESH_INTERVAL", |c| {
         optional(c.claims_refresh_interval)
     }),
+    var("GUESS_LIMIT", |c| {
+        c.guess_limit
+            .map_or("0 (off)".into(), |l| l.burst.to_string())
+    }),
+    var("GUESS_REFILL", |c| {
+        c.guess_limit.map_or("(off)".into(), |l| {
+            format!("one attempt every {}", duration(l.refill))
+        })
+    }),
     var("AUDIT_LOG", |c| {
         c.audit_log
             .as_ref()

@@ -249,3 +249,31 @@ fn the_public_host_is_recognised_in_every_spelling_and_another_port_is_another_s
     assert!(addressed_to(&h, "::1", Some(4180)));
     assert!(!addressed_to(&h, "::1", Some(4181)));
 }
+
+#[test]
+fn the_client_address_is_what_the_last_proxy_appended() {
+    let peer = Some("10.0.0.2".parse().unwrap());
+    let with = |values: &[&str]| {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        client_address(peer, &h).map(|ip| ip.to_string())
+    };
+    assert_eq!(with(&[]).as_deref(), Some("10.0.0.2"));
+    assert_eq!(with(&["203.0.113.9"]).as_deref(), Some("203.0.113.9"));
+    // What a client wrote before the proxy's own entry does not count.
+    assert_eq!(
+        with(&["1.2.3.4, 5.6.7.8,203.0.113.9"]).as_deref(),
+        Some("203.0.113.9")
+    );
+    assert_eq!(
+        with(&["1.2.3.4", "203.0.113.9"]).as_deref(),
+        Some("203.0.113.9")
+    );
+    assert_eq!(with(&["2001:db8::1"]).as_deref(), Some("2001:db8::1"));
+    assert_eq!(with(&["[2001:db8::1]:443"]).as_deref(), Some("2001:db8::1"));
+    assert_eq!(with(&["::ffff:192.0.2.1"]).as_deref(), Some("192.0.2.1"));
+    // Not an address: the peer, never the client's text.
+    assert_eq!(with(&["unknown"]).as_deref(), Some("10.0.0.2"));
+}

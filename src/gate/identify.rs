@@ -8,6 +8,7 @@ use super::principal::{Principal, Proof};
 use crate::app::App;
 use crate::claims;
 use crate::cookies;
+use crate::guesses;
 use crate::idp_jwt::{self, JwtRefusal};
 use crate::profile::Profile;
 use crate::session::{Session, Ticket};
@@ -24,6 +25,8 @@ pub struct Presentation<'a> {
     pub cookies: Vec<&'a str>,
     /// Every `Cookie` header value as sent, for the app.
     pub raw_cookies: Vec<&'a [u8]>,
+    /// The client's address as the trusted proxy saw it (what guessing is limited by).
+    pub from: Option<std::net::IpAddr>,
 }
 
 /// What [`identify`] found.
@@ -35,6 +38,8 @@ pub enum Identified {
     Proven(Principal),
     /// A key or bearer token that failed verification.
     Refused(CredentialRefusal),
+    /// Too many failed attempts from this address or for this key: not even looked at.
+    Limited(std::time::Duration),
 }
 
 /// The credentials of an `Authorization: Bearer <credentials>` value (the scheme in any case).
@@ -59,21 +64,41 @@ pub async fn identify<S: SessionStore>(
     let key = authorization
         .filter(|k| k.starts_with("sgk_"))
         .or(presented.apikey_header.map(str::trim));
+    let limit = app.config.guess_limit;
+    let store = app.sessions.store();
     if let Some(key) = key {
+        let buckets = guesses::buckets(presented.from, crate::apikey::parse(key).map(|k| k.0));
+        if let Some(wait) = guesses::blocked(store, limit, &buckets).await? {
+            return Ok(Identified::Limited(wait));
+        }
         return Ok(match api_key(app, profile, key).await? {
             Ok(p) => Identified::Proven(p),
-            Err(reason) => refused(Presenter::ApiKey, reason),
+            Err(reason) => {
+                guesses::failed(store, limit, &buckets).await?;
+                refused(Presenter::ApiKey, reason)
+            }
         });
     }
     // Under a profile that accepts the IdP's tokens, any other bearer value is refused as
     // such (`invalid_token`), whatever its shape.
     if let Some((audience, token)) = profile.bearer_audience.as_deref().zip(authorization) {
-        if token.matches('.').count() != 2 {
-            return Ok(refused(Presenter::Bearer, "not an API key or a JWT"));
+        let buckets = guesses::buckets(presented.from, None);
+        if let Some(wait) = guesses::blocked(store, limit, &buckets).await? {
+            return Ok(Identified::Limited(wait));
         }
-        return Ok(match bearer_token(app, token, audience).await {
+        let verified = match token.matches('.').count() {
+            2 => bearer_token(app, token, audience).await,
+            _ => Err("not an API key or a JWT"),
+        };
+        return Ok(match verified {
             Ok(p) => Identified::Proven(p),
-            Err(reason) => refused(Presenter::Bearer, reason),
+            Err(reason) => {
+                // The IdP's keys not being loaded is not the client's failure.
+                if reason != KEYS_NOT_LOADED {
+                    guesses::failed(store, limit, &buckets).await?;
+                }
+                refused(Presenter::Bearer, reason)
+            }
         });
     }
     let Some((ticket, session)) = live_session(app, &presented.cookies).await? else {
@@ -130,15 +155,14 @@ pub async fn live_session<S: SessionStore>(
 
 /// A service account's JWT access token from the IdP, verified (signature with the IdP's
 /// key, issuer, audience, expiry) and turned into a short-lived identity.
+const KEYS_NOT_LOADED: &str = "the IdP's keys are not loaded yet";
+
 async fn bearer_token<S: SessionStore>(
     app: &App<S>,
     token: &str,
     audience: &str,
 ) -> Result<Principal, &'static str> {
-    let provider = app
-        .idp
-        .current()
-        .ok_or("the IdP's keys are not loaded yet")?;
+    let provider = app.idp.current().ok_or(KEYS_NOT_LOADED)?;
     let required = ["iss", "aud", "exp", "sub"];
     let issuer = &app.config.issuer_url;
     let claims = app

@@ -58,6 +58,7 @@ pub fn reason(verdict: &Verdict) -> crate::metrics::Reason {
         },
         Verdict::Login { start } if start.contains("/logout") => R::AppLogout,
         Verdict::Login { .. } | Verdict::Deny(Denial::Unauthenticated { .. }) => R::NoSession,
+        Verdict::Deny(Denial::TooManyAttempts { .. }) => R::TooManyAttempts,
         Verdict::Deny(Denial::Credential(r)) => match r.what {
             Presenter::ApiKey => R::BadKey,
             Presenter::Bearer => R::BadBearer,
@@ -102,6 +103,14 @@ pub async fn check<S: SessionStore>(
     let identified = identify::identify(app, profile, &asked.presented).await?;
     let now = app.clock.now();
     let (principal, refusal) = match identified {
+        Identified::Limited(retry_after) => {
+            tracing::warn!(app = %profile.name, client = ?asked.presented.from, "too many failed API-key or bearer attempts; refused for {}s without looking", crate::guesses::retry_after_secs(retry_after));
+            if app.audit.enabled() {
+                let outcome = ("too_many_attempts", Some("guess_limit"), false);
+                audit(app, profile, asked.request, None, None, outcome, now);
+            }
+            return Ok(Verdict::Deny(Denial::TooManyAttempts { retry_after }));
+        }
         Identified::Nobody => (None, None),
         Identified::Refused(r) => (None, Some(r)),
         Identified::Proven(p) => (Some(p), None),
@@ -139,13 +148,14 @@ pub async fn check<S: SessionStore>(
         }
     }
     if app.audit.enabled() {
+        let outcome = audited(&decision);
         audit(
             app,
             profile,
             request,
             principal.as_ref(),
             credential,
-            &decision,
+            outcome,
             now,
         );
     }
@@ -207,16 +217,8 @@ pub async fn check<S: SessionStore>(
     })
 }
 
-/// One audit record for this decision (see [`crate::audit`]).
-fn audit<S>(
-    app: &App<S>,
-    profile: &Profile,
-    request: &ForwardedRequest,
-    principal: Option<&Principal>,
-    credential: Option<&crate::profile::credential::Credential>,
-    decision: &Decision,
-    now: u64,
-) {
+/// The audit outcome of `decision`, the refusing rule, and whether it allows.
+fn audited(decision: &Decision) -> (&'static str, Option<&'static str>, bool) {
     let (outcome, rule) = match decision {
         Decision::Allow => ("allow", None),
         Decision::AllowEndingSession => ("allow_ending_session", None),
@@ -228,6 +230,19 @@ fn audit<S>(
         Decision::Forbidden { reason } => ("forbidden", Some(*reason)),
     };
     let allowed = matches!(decision, Decision::Allow | Decision::AllowEndingSession);
+    (outcome, rule, allowed)
+}
+
+/// One audit record for this decision (see [`crate::audit`]).
+fn audit<S>(
+    app: &App<S>,
+    profile: &Profile,
+    request: &ForwardedRequest,
+    principal: Option<&Principal>,
+    credential: Option<&crate::profile::credential::Credential>,
+    (outcome, rule, allowed): (&'static str, Option<&'static str>, bool),
+    now: u64,
+) {
     let (proof, key) = match principal.map(|p| &p.proof) {
         Some(Proof::Session { .. }) => (Some("session"), None),
         Some(Proof::Bearer) => (Some("bearer"), None),

@@ -35,6 +35,12 @@ pub enum Denial {
     },
     /// A key or bearer token was refused (401 `invalid_token`).
     Credential(CredentialRefusal),
+    /// Too many failed API-key or bearer attempts from this address or for this key (429
+    /// with `Retry-After`; nginx, which passes only 401 and 403, gets a 401 carrying it).
+    TooManyAttempts {
+        /// How long until one more attempt is counted.
+        retry_after: std::time::Duration,
+    },
     /// Signed in, but not allowed here (403).
     Forbidden {
         /// For the log.

@@ -52,6 +52,10 @@ pub async fn auth<S: SessionStore>(
         200..=299 => Outcome::Allow,
         302 => Outcome::Login,
         401 if r.headers().contains_key(warp::http::header::LOCATION) => Outcome::Login,
+        401 if r.headers().contains_key(warp::http::header::RETRY_AFTER) => {
+            Outcome::TooManyAttempts
+        }
+        429 => Outcome::TooManyAttempts,
         401 => Outcome::Unauthorized,
         403 => Outcome::Forbidden,
         500..=599 => Outcome::Error,
@@ -117,6 +121,7 @@ async fn check<'a, S: SessionStore>(
                 .iter()
                 .map(|v| v.as_bytes())
                 .collect(),
+            from: forwarded::client_address(peer, headers),
         },
     };
     let verdict = gate::check(app, profile, asked)
@@ -135,6 +140,13 @@ async fn check<'a, S: SessionStore>(
             ),
             ProxyKind::Redirecting,
         ) => Error::Denied(d).into_response(),
+        // nginx's auth_request passes only 401 and 403 (anything else is its 500): a 401
+        // with `Retry-After`, which the nginx examples turn back into the 429.
+        (Verdict::Deny(d @ Denial::TooManyAttempts { .. }), ProxyKind::Nginx) => {
+            let mut r = bodyless(Error::Denied(d));
+            *r.status_mut() = warp::http::StatusCode::UNAUTHORIZED;
+            r
+        }
         (Verdict::Deny(d), _) => bodyless(Error::Denied(d)),
     })
 }

@@ -11,7 +11,7 @@ mod pages;
 mod people;
 pub(crate) mod routes;
 
-use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use warp::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::Reply;
@@ -61,6 +61,7 @@ fn status(e: &Error) -> StatusCode {
             StatusCode::UNAUTHORIZED
         }
         Error::Denied(Denial::Forbidden { .. }) => StatusCode::FORBIDDEN,
+        Error::Denied(Denial::TooManyAttempts { .. }) => StatusCode::TOO_MANY_REQUESTS,
     }
 }
 
@@ -88,6 +89,14 @@ fn decorate(e: &Error, r: &mut Response) {
             h.insert(
                 WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"sidegate\", error=\"invalid_token\""),
+            );
+        }
+        Error::Denied(Denial::TooManyAttempts { retry_after }) => {
+            let secs = crate::guesses::retry_after_secs(*retry_after);
+            h.insert(RETRY_AFTER, HeaderValue::from(secs));
+            h.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"sidegate\", error=\"invalid_token\", error_description=\"too many failed attempts\""),
             );
         }
         // No challenge: nginx copies it onto the 302 it sends the browser.
@@ -136,6 +145,7 @@ fn explain(e: &Error) -> (&'static str, String) {
         Error::AdminUnauthorized => ("Not signed in", "This endpoint needs the operator's token.".into()),
         Error::LoginRequired { .. } | Error::Denied(Denial::Unauthenticated { .. }) => ("Not signed in", "Sign in to use this site.".into()),
         Error::Denied(Denial::Credential(_)) => ("Not signed in", "The key or token sent with this request was refused.".into()),
+        Error::Denied(Denial::TooManyAttempts { .. }) => ("Too many attempts", "Too many keys or tokens sent from here were refused. Wait a little (see Retry-After) and check the key.".into()),
         Error::Denied(Denial::Forbidden { .. }) => ("Access denied", "You are signed in, but this app is not open to your account. Ask its administrator for access.".into()),
     }
 }

@@ -11,6 +11,8 @@ pub enum Outcome {
     Unauthorized,
     /// 403.
     Forbidden,
+    /// 429 (too many failed attempts; nginx's 401 with `Retry-After`).
+    TooManyAttempts,
     /// Another 4xx (a malformed request, an unknown app).
     BadRequest,
     /// 5xx.
@@ -52,6 +54,8 @@ pub enum Reason {
     UnknownApp,
     /// The session store failed.
     StoreError,
+    /// Too many failed API-key or bearer attempts.
+    TooManyAttempts,
 }
 
 /// How a login ended.
@@ -157,8 +161,8 @@ macro_rules! label_values {
 }
 
 label_values! {
-    Outcome => { Allow => "allow", Login => "login", Unauthorized => "unauthorized", Forbidden => "forbidden", BadRequest => "bad_request", Error => "error" }
-    Reason => { Session => "session", ApiKey => "api_key", Bearer => "bearer", Bypass => "bypass", AppLogout => "app_logout", NoSession => "no_session", BadKey => "bad_key", BadBearer => "bad_bearer", Rule => "rule", Method => "method", NoCredential => "no_credential", ReturnUrl => "return_url", UntrustedProxy => "untrusted_proxy", BadForwarded => "bad_forwarded", UnknownApp => "unknown_app", StoreError => "store_error" }
+    Outcome => { Allow => "allow", Login => "login", Unauthorized => "unauthorized", Forbidden => "forbidden", TooManyAttempts => "too_many_attempts", BadRequest => "bad_request", Error => "error" }
+    Reason => { Session => "session", ApiKey => "api_key", Bearer => "bearer", Bypass => "bypass", AppLogout => "app_logout", NoSession => "no_session", BadKey => "bad_key", BadBearer => "bad_bearer", Rule => "rule", Method => "method", NoCredential => "no_credential", ReturnUrl => "return_url", UntrustedProxy => "untrusted_proxy", BadForwarded => "bad_forwarded", UnknownApp => "unknown_app", StoreError => "store_error", TooManyAttempts => "too_many_attempts" }
     LoginResult => { Success => "success", InvalidState => "invalid_state", Refused => "refused", Unverified => "unverified", IdpError => "idp_error", StoreError => "store_error" }
     LogoutKind => { User => "user", BackChannel => "back_channel", Admin => "admin", App => "app", IdpRefusal => "idp_refusal" }
     RefreshResult => { Refreshed => "refreshed", Refused => "refused", Failed => "failed", GaveUp => "gave_up" }

@@ -20,6 +20,8 @@ struct State {
     values: HashMap<String, (Vec<u8>, Instant)>,
     locks: HashMap<String, (String, Instant)>,
     indexes: HashMap<String, (HashSet<String>, Instant)>,
+    /// Token buckets: attempts left at the time, and when they become full again.
+    buckets: HashMap<String, (f64, Instant, Instant)>,
     writes: u64,
 }
 
@@ -27,6 +29,7 @@ impl State {
     fn sweep(&mut self, now: Instant) {
         self.values.retain(|_, (_, until)| *until > now);
         self.indexes.retain(|_, (_, until)| *until > now);
+        self.buckets.retain(|_, (_, _, full)| *full > now);
     }
 }
 
@@ -168,6 +171,34 @@ impl Coordination for MemoryStore {
         }
         state.values.insert(key, (Vec::new(), deadline(now, ttl)));
         Ok(true)
+    }
+
+    async fn bucket(
+        &self,
+        key: &str,
+        burst: u32,
+        refill: Duration,
+        take: bool,
+    ) -> Result<Option<Duration>, StoreError> {
+        let now = self.now();
+        let per = refill.as_millis().max(1) as f64;
+        let burst = f64::from(burst);
+        let mut state = self.state()?;
+        let (mut n, t) = state
+            .buckets
+            .get(key)
+            .map_or((burst, now), |(n, t, _)| (*n, *t));
+        n = burst.min(n + now.saturating_sub(t) as f64 / per);
+        if take {
+            n = (n - 1.0).max(0.0);
+            let full = now.saturating_add(((burst - n) * per).ceil() as u64);
+            state.buckets.insert(key.to_owned(), (n, now, full));
+            state.writes += 1;
+            if state.writes % SWEEP_EVERY == 0 {
+                state.sweep(now);
+            }
+        }
+        Ok((n < 1.0).then(|| Duration::from_millis(((1.0 - n) * per).ceil() as u64)))
     }
 
     async fn lock(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {

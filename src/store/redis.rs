@@ -116,6 +116,31 @@ impl RedisStore {
     }
 }
 
+/// A token bucket in one hash (`n` attempts left at `t`, Redis' own clock in ms), refilled
+/// on read, written only when an attempt is taken; it expires once it would be full again.
+/// Answers the milliseconds until it holds a whole attempt (0: it holds one).
+static BUCKET: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local burst = tonumber(ARGV[1])
+local per = tonumber(ARGV[2])
+local now = redis.call('TIME')
+now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local saved = redis.call('HMGET', KEYS[1], 'n', 't')
+local n = tonumber(saved[1]) or burst
+local t = tonumber(saved[2]) or now
+n = math.min(burst, n + math.max(0, now - t) / per)
+if ARGV[3] == '1' then
+  n = math.max(0, n - 1)
+  redis.call('HSET', KEYS[1], 'n', tostring(n), 't', now)
+  redis.call('PEXPIRE', KEYS[1], math.ceil((burst - n) * per) + 1)
+end
+if n >= 1 then return 0 end
+return math.ceil((1 - n) * per)
+",
+    )
+});
+
 fn session_key(id: &str) -> String {
     format!("{PREFIX}s:{id}")
 }
@@ -228,6 +253,25 @@ impl Coordination for RedisStore {
             .await
             .map(|_| ())
             .map_err(fail)
+    }
+
+    async fn bucket(
+        &self,
+        key: &str,
+        burst: u32,
+        refill: Duration,
+        take: bool,
+    ) -> Result<Option<Duration>, StoreError> {
+        let mut c = self.conn().await?;
+        let wait_ms: u64 = BUCKET
+            .key(format!("{PREFIX}g:{key}"))
+            .arg(burst)
+            .arg(ms(refill))
+            .arg(u8::from(take))
+            .invoke_async(&mut c)
+            .await
+            .map_err(fail)?;
+        Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms)))
     }
 
     async fn announce(&self, id: &str) -> Result<(), StoreError> {

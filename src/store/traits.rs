@@ -74,6 +74,17 @@ pub trait Coordination: Clone + Send + Sync + 'static {
     /// Releases `owner`'s lock `key` (no effect on someone else's).
     fn unlock(&self, key: &str, owner: &str)
         -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The token bucket `key` of `burst` attempts, one more every `refill`: takes one
+    /// attempt from it when `take`, then says how long until it holds a whole attempt again
+    /// (`None`: it holds one now). Shared by every instance using the store; a bucket nobody
+    /// touched for `burst × refill` is full again and forgotten.
+    fn bucket(
+        &self,
+        key: &str,
+        burst: u32,
+        refill: Duration,
+        take: bool,
+    ) -> impl Future<Output = Result<Option<Duration>, StoreError>> + Send;
     /// Tells every instance sharing the store that session `id` changed or ended, so their
     /// session caches forget it. Nothing to do for a store only one process uses.
     fn announce(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send {

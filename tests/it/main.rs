@@ -17,6 +17,7 @@ mod deploy;
 mod edges;
 mod failover;
 mod flow;
+mod guesses;
 mod harness;
 mod ingress;
 mod kubernetes;

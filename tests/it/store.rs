@@ -95,6 +95,24 @@ pub async fn store_suite<S: SessionStore>(store: S) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    // bucket: three attempts, one more every 300 ms; a bucket nobody touched is full
+    let refill = Duration::from_millis(300);
+    for _ in 0..3 {
+        assert_eq!(store.bucket("g-a", 3, refill, false).await.unwrap(), None);
+        store.bucket("g-a", 3, refill, true).await.unwrap();
+    }
+    let wait = store.bucket("g-a", 3, refill, false).await.unwrap();
+    let wait = wait.expect("a bucket is empty after its burst");
+    assert!(wait > Duration::ZERO && wait <= refill, "{wait:?}");
+    assert_eq!(store.bucket("g-b", 3, refill, false).await.unwrap(), None);
+    tokio::time::sleep(wait + Duration::from_millis(50)).await;
+    assert_eq!(store.bucket("g-a", 3, refill, false).await.unwrap(), None);
+    assert!(store
+        .bucket("g-a", 3, refill, true)
+        .await
+        .unwrap()
+        .is_some());
+
     sessions_suite(store).await;
 }
 
