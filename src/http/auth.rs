@@ -100,6 +100,17 @@ async fn check<'a, S: SessionStore>(
         return Err(bodyless(Error::UnknownApp(app_name.unwrap_or_default())));
     };
     *counted = (profile.name.as_str(), Reason::StoreError);
+    let authorization = header(headers, &warp::http::header::AUTHORIZATION);
+    let apikey_header = app
+        .config
+        .apikey_header
+        .as_ref()
+        .and_then(|h| headers.get(h))
+        .and_then(|v| v.to_str().ok());
+    // Only a key or a token is limited: a check with neither skips the address lookup.
+    let from = (authorization.is_some() || apikey_header.is_some())
+        .then(|| forwarded::client_address(peer, headers))
+        .flatten();
     let asked = Asked {
         request: &request,
         hints: ClientHints {
@@ -108,20 +119,15 @@ async fn check<'a, S: SessionStore>(
             upgrade: header(headers, &warp::http::header::UPGRADE),
         },
         presented: Presentation {
-            authorization: header(headers, &warp::http::header::AUTHORIZATION),
-            apikey_header: app
-                .config
-                .apikey_header
-                .as_ref()
-                .and_then(|h| headers.get(h))
-                .and_then(|v| v.to_str().ok()),
+            authorization,
+            apikey_header,
             cookies: super::handlers::cookie_headers(headers).collect(),
             raw_cookies: headers
                 .get_all(warp::http::header::COOKIE)
                 .iter()
                 .map(|v| v.as_bytes())
                 .collect(),
-            from: forwarded::client_address(peer, headers),
+            from,
         },
     };
     let verdict = gate::check(app, profile, asked)
