@@ -43,6 +43,15 @@ pub enum Error {
     /// The session store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The app re-checks users at the IdP (`recheck_every`), the re-check is overdue and the
+    /// IdP could not be asked.
+    #[error("app `{app}` re-checks users at the IdP every {every}s (recheck_every) and the IdP could not be asked, so the session is not believed until it answers; check that the IdP is up and reachable")]
+    RecheckFailed {
+        /// The profile.
+        app: String,
+        /// Its `recheck_every`, in seconds.
+        every: u64,
+    },
     /// Something that should not happen (no randomness, a response that cannot be built).
     #[error("internal error: {0}")]
     Internal(String),

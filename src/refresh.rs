@@ -71,8 +71,9 @@ impl Refresher {
         }
     }
 
-    /// The session behind `ticket`, refreshed first if it is due; `None` when the IdP
-    /// ended it.
+    /// The session behind `ticket`, refreshed first if it is due (its access token for an
+    /// app that needs it, its claims every `SIDEGATE_CLAIMS_REFRESH_INTERVAL` or, sooner, the
+    /// profile's `recheck` seconds); `None` when the IdP ended it.
     ///
     /// # Errors
     /// A [`StoreError`] when the store fails.
@@ -82,9 +83,13 @@ impl Refresher {
         ticket: &Ticket,
         session: Session,
         needs_token: bool,
+        recheck: Option<u64>,
     ) -> Result<Option<Session>, StoreError> {
-        let due =
-            |s: &Session| s.refresh_due(self.clock.now(), needs_token, self.before, self.reread);
+        let reread = match (self.reread, recheck) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let due = |s: &Session| s.refresh_due(self.clock.now(), needs_token, self.before, reread);
         if !due(&session) {
             return Ok(Some(session));
         }

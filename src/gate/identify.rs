@@ -8,6 +8,7 @@ use super::principal::{Principal, Proof};
 use crate::app::App;
 use crate::claims;
 use crate::cookies;
+use crate::error::Error;
 use crate::guesses;
 use crate::idp_jwt::{self, JwtRefusal};
 use crate::profile::Profile;
@@ -53,12 +54,14 @@ pub fn bearer(authorization: &str) -> Option<&str> {
 /// Identifies the request for `profile`.
 ///
 /// # Errors
-/// A [`StoreError`] when the store fails (never answered as "not signed in").
+/// [`Error::Store`] when the store fails (never answered as "not signed in");
+/// [`Error::RecheckFailed`] when the profile's re-check at the IdP is overdue and the IdP
+/// could not be asked.
 pub async fn identify<S: SessionStore>(
     app: &App<S>,
     profile: &Profile,
     presented: &Presentation<'_>,
-) -> Result<Identified, StoreError> {
+) -> Result<Identified, Error> {
     let refused = |what, reason| Identified::Refused(CredentialRefusal { what, reason });
     let authorization = presented.authorization.and_then(bearer);
     let key = authorization
@@ -107,13 +110,27 @@ pub async fn identify<S: SessionStore>(
     let needs_token = profile
         .all_credentials()
         .any(|c| c.token_needed().is_some());
+    let recheck = profile.recheck_every;
     let fresh = app
         .refresher
-        .ensure_fresh(&app.sessions, &ticket, session, needs_token)
+        .ensure_fresh(&app.sessions, &ticket, session, needs_token, recheck)
         .await?;
-    Ok(fresh.map_or(Identified::Nobody, |s| {
-        Identified::Proven(from_session(&ticket, s))
-    }))
+    let Some(s) = fresh else {
+        return Ok(Identified::Nobody);
+    };
+    match recheck.filter(|every| app.clock.now() >= s.claims_read_at.saturating_add(*every)) {
+        None => Ok(Identified::Proven(from_session(&ticket, s))),
+        // Overdue although a refresh was possible: the IdP could not be asked (logged by
+        // the refresher), so nobody is let in on what it said before.
+        Some(every) if s.refresh_token.is_some() => Err(Error::RecheckFailed {
+            app: profile.name.clone(),
+            every,
+        }),
+        Some(every) => {
+            tracing::info!(ticket_id = %ticket.id(), app = %profile.name, "the app re-checks users at the IdP every {every}s and this session has no refresh token to do it with; the user signs in again");
+            Ok(Identified::Nobody)
+        }
+    }
 }
 
 fn from_session(ticket: &Ticket, s: Session) -> Principal {

@@ -22,10 +22,11 @@ pub use principal::{Principal, Proof};
 pub use verdict::{Denial, Verdict};
 
 use crate::app::App;
+use crate::error::Error;
 use crate::forwarded::ForwardedRequest;
 use crate::logged::capped;
 use crate::profile::Profile;
-use crate::store::{SessionStore, StoreError};
+use crate::store::SessionStore;
 use decide::Presented;
 use identify::Identified;
 
@@ -94,12 +95,13 @@ pub fn logout_url<S>(app: &App<S>, request: &ForwardedRequest) -> String {
 /// Checks one request for `profile`.
 ///
 /// # Errors
-/// A [`StoreError`] when the store fails: never answered as allowed or as "not signed in".
+/// [`Error::Store`] when the store fails, [`Error::RecheckFailed`] when the IdP could not
+/// re-check the user: never answered as allowed or as "not signed in".
 pub async fn check<S: SessionStore>(
     app: &App<S>,
     profile: &Profile,
     asked: Asked<'_>,
-) -> Result<Verdict, StoreError> {
+) -> Result<Verdict, Error> {
     let identified = identify::identify(app, profile, &asked.presented).await?;
     let now = app.clock.now();
     let (principal, refusal) = match identified {

@@ -130,9 +130,12 @@ async fn check<'a, S: SessionStore>(
             from,
         },
     };
-    let verdict = gate::check(app, profile, asked)
-        .await
-        .map_err(|e| bodyless(Error::Store(e)))?;
+    let verdict = gate::check(app, profile, asked).await.map_err(|e| {
+        if matches!(e, Error::RecheckFailed { .. }) {
+            counted.1 = Reason::IdpError;
+        }
+        bodyless(e)
+    })?;
     counted.1 = gate::reason(&verdict);
     Ok(match (verdict, kind) {
         (Verdict::Allow { headers, .. }, _) => ok_with(headers),

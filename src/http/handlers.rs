@@ -185,7 +185,8 @@ async fn finish_login<S: SessionStore>(
         id_token: keep_id.then_some(identity.id_token),
         refresh_token: (keep_access
             || keep_id_for_apps
-            || app.config.claims_refresh_interval.is_some())
+            || app.config.claims_refresh_interval.is_some()
+            || app.config.profiles.recheck_anywhere())
         .then_some(identity.refresh_token)
         .flatten(),
         access_valid: identity.expires_in.map(|e| (now, now.saturating_add(e))),

@@ -51,9 +51,11 @@ fn status(e: &Error) -> StatusCode {
             StatusCode::BAD_REQUEST
         }
         Error::Idp(_) => StatusCode::BAD_GATEWAY,
-        Error::IdpUnavailable | Error::IdpMisconfigured | Error::Store(_) | Error::NotReady => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        Error::IdpUnavailable
+        | Error::IdpMisconfigured
+        | Error::Store(_)
+        | Error::RecheckFailed { .. }
+        | Error::NotReady => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         Error::AdminUnauthorized
         | Error::LoginRequired { .. }
@@ -140,7 +142,7 @@ fn explain(e: &Error) -> (&'static str, String) {
         Error::LoginRefused { code, .. } => ("Sign-in refused", format!("The identity provider refused the sign-in ({code}). You can try again.")),
         Error::Idp(IdpError::CodeRefused(_) | IdpError::IdToken(_) | IdpError::UnknownKey) => ("Sign-in failed", "The identity provider's answer could not be verified. Go back to the site and try again.".into()),
         Error::IdpMisconfigured | Error::Idp(IdpError::Misconfigured(_)) => ("Sign-in is misconfigured", "Sign-in is not possible because sidegate's settings do not match the identity provider. The administrator finds the cause in sidegate's log, on the lines starting with \"misconfigured\".".into()),
-        Error::IdpUnavailable | Error::Idp(_) => ("Identity provider unreachable", "Sign-in is not possible right now because the identity provider cannot be reached. Try again in a minute.".into()),
+        Error::IdpUnavailable | Error::Idp(_) | Error::RecheckFailed { .. } => ("Identity provider unreachable", "Sign-in is not possible right now because the identity provider cannot be reached. Try again in a minute.".into()),
         Error::Store(_) | Error::Internal(_) | Error::NotReady => ("Something went wrong", "sidegate could not complete the request. Try again in a minute.".into()),
         Error::AdminUnauthorized => ("Not signed in", "This endpoint needs the operator's token.".into()),
         Error::LoginRequired { .. } | Error::Denied(Denial::Unauthenticated { .. }) => ("Not signed in", "Sign in to use this site.".into()),
@@ -197,7 +199,10 @@ impl Reply for OidcJson {
                 serde_json::json!({"error": "invalid_request", "error_description": r.as_str()})
             }
             Error::AdminUnauthorized => serde_json::json!({"error": "unauthorized"}),
-            Error::IdpUnavailable | Error::Store(_) | Error::NotReady => {
+            Error::IdpUnavailable
+            | Error::Store(_)
+            | Error::RecheckFailed { .. }
+            | Error::NotReady => {
                 serde_json::json!({"error": "temporarily_unavailable"})
             }
             Error::IdpMisconfigured => {

@@ -54,6 +54,8 @@ pub enum Reason {
     UnknownApp,
     /// The session store failed.
     StoreError,
+    /// The app's re-check at the IdP was overdue and the IdP could not be asked.
+    IdpError,
     /// Too many failed API-key or bearer attempts.
     TooManyAttempts,
 }
@@ -162,7 +164,7 @@ macro_rules! label_values {
 
 label_values! {
     Outcome => { Allow => "allow", Login => "login", Unauthorized => "unauthorized", Forbidden => "forbidden", TooManyAttempts => "too_many_attempts", BadRequest => "bad_request", Error => "error" }
-    Reason => { Session => "session", ApiKey => "api_key", Bearer => "bearer", Bypass => "bypass", AppLogout => "app_logout", NoSession => "no_session", BadKey => "bad_key", BadBearer => "bad_bearer", Rule => "rule", Method => "method", NoCredential => "no_credential", ReturnUrl => "return_url", UntrustedProxy => "untrusted_proxy", BadForwarded => "bad_forwarded", UnknownApp => "unknown_app", StoreError => "store_error", TooManyAttempts => "too_many_attempts" }
+    Reason => { Session => "session", ApiKey => "api_key", Bearer => "bearer", Bypass => "bypass", AppLogout => "app_logout", NoSession => "no_session", BadKey => "bad_key", BadBearer => "bad_bearer", Rule => "rule", Method => "method", NoCredential => "no_credential", ReturnUrl => "return_url", UntrustedProxy => "untrusted_proxy", BadForwarded => "bad_forwarded", UnknownApp => "unknown_app", StoreError => "store_error", IdpError => "idp_error", TooManyAttempts => "too_many_attempts" }
     LoginResult => { Success => "success", InvalidState => "invalid_state", Refused => "refused", Unverified => "unverified", IdpError => "idp_error", StoreError => "store_error" }
     LogoutKind => { User => "user", BackChannel => "back_channel", Admin => "admin", App => "app", IdpRefusal => "idp_refusal" }
     RefreshResult => { Refreshed => "refreshed", Refused => "refused", Failed => "failed", GaveUp => "gave_up" }

@@ -95,6 +95,7 @@ pub fn load(
         shims: Vec::new(),
         bearer_audience: None,
         always: Vec::new(),
+        recheck_every: None,
     };
     let Some(path) = path else {
         return Ok(finish(implicit, HashMap::new(), defaults));
@@ -281,8 +282,24 @@ fn compile(ctx: &mut Ctx<'_>, name: &str, raw: &AppRaw) -> Option<Profile> {
             ctx.defaults.encoding
         }),
     };
+    let recheck_every =
+        raw.recheck_every
+            .as_deref()
+            .and_then(|r| match humantime::parse_duration(r) {
+                Ok(d) if d.as_secs() >= 1 => Some(d.as_secs()),
+                _ => {
+                    ctx.problem(
+                        &format!("{at}.recheck_every"),
+                        format!(
+                            "`{r}` is not a duration of at least one second; write e.g. \"5m\""
+                        ),
+                    );
+                    None
+                }
+            });
     let profile = Profile {
         name: name.to_owned(),
+        recheck_every,
         rules,
         headers,
         mappings,

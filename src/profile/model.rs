@@ -47,6 +47,10 @@ pub struct Profile {
     /// Headers the app trusts that this profile always answers (empty when it sets nothing
     /// for them), besides [`crate::upstream::ALWAYS_ANSWERED`].
     pub always: Vec<HeaderName>,
+    /// Re-check a session's user at the IdP (a refresh) at least this often (seconds), for
+    /// IdPs without back-channel logout; `None`: only as `SIDEGATE_CLAIMS_REFRESH_INTERVAL`
+    /// says.
+    pub recheck_every: Option<u64>,
 }
 
 /// A credential for the members of some groups.
@@ -185,6 +189,13 @@ impl Profiles {
             kinds.contains(&credential::TokenKind::Access),
             kinds.contains(&credential::TokenKind::Id),
         )
+    }
+
+    /// Whether any profile re-checks users at the IdP (sessions then keep the refresh token).
+    pub fn recheck_anywhere(&self) -> bool {
+        std::iter::once(&self.default)
+            .chain(self.apps.values())
+            .any(|p| p.recheck_every.is_some())
     }
 
     /// A human-readable summary for `check-config` (no secrets).

@@ -102,13 +102,18 @@ const signingKey = { ...createPrivateKey(privatePem).export({ format: 'jwk' }), 
 
 // Test hook: counts of provider events, served at GET /_test/stats.
 const counters = {};
+// Test hook: users disabled with POST /_test/disable?user=… (and enabled again with
+// POST /_test/enable?user=…).
+const disabled = new Set();
 const count = (name) => { counters[name] = (counters[name] || 0) + 1; };
 
 const provider = new Provider(issuer, {
   clients,
   jwks: { keys: [signingKey] },
   cookies: { keys: ['sidegate-test-idp-cookie-key-1', 'sidegate-test-idp-cookie-key-0'] },
-  findAccount: async (_ctx, id) => ({
+  // A disabled user (POST /_test/disable?user=…) is an unknown account: refreshes and
+  // sign-ins for them fail, as at an IdP where the admin disabled the user.
+  findAccount: async (_ctx, id) => (disabled.has(id) ? undefined : {
     accountId: id,
     claims: async () => account(id),
   }),
@@ -216,6 +221,18 @@ const server = http.createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
     res.setHeader('cache-control', 'no-store');
     res.end(JSON.stringify(counters));
+    return;
+  }
+  if ((pathname === '/_test/disable' || pathname === '/_test/enable') && req.method === 'POST') {
+    const user = new URL(req.url, 'http://idp.invalid').searchParams.get('user');
+    if (!user) {
+      res.statusCode = 400;
+      res.end('{"error":"user is required"}');
+      return;
+    }
+    if (pathname === '/_test/disable') disabled.add(user); else disabled.delete(user);
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ disabled: [...disabled] }));
     return;
   }
   if (pathname === '/_test/reset' && req.method === 'POST') {

@@ -36,6 +36,7 @@ pub(super) struct AppRaw {
     #[serde(default)]
     pub(super) always_headers: Vec<String>,
     pub(super) header_encoding: Option<String>,
+    pub(super) recheck_every: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -359,3 +359,20 @@ fn header_encoding_per_profile_with_the_global_default() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn recheck_every_is_a_duration_per_profile() {
+    let p = load_text("[apps.a]\nrecheck_every = \"5m\"\n[apps.b]\n", &[]).unwrap();
+    assert_eq!(p.get(Some("a")).unwrap().recheck_every, Some(300));
+    assert_eq!(p.get(Some("b")).unwrap().recheck_every, None);
+    assert!(p.recheck_anywhere());
+    let none = load_text("[apps.b]\n", &[]).unwrap();
+    assert!(!none.recheck_anywhere());
+    for bad in ["0s", "soon", "500ms"] {
+        let errors = load_text(&format!("[apps.a]\nrecheck_every = \"{bad}\"\n"), &[]).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains("apps.a.recheck_every")),
+            "{bad}: {errors:?}"
+        );
+    }
+}
