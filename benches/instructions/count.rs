@@ -83,8 +83,11 @@ async fn run(responder: &Responder, check: &Check<'_>, count: usize) -> u64 {
     // SIDEGATE_BENCH_CALLGRIND_DIR keeps every output there, for callgrind_annotate.
     if let Ok(keep) = std::env::var("SIDEGATE_BENCH_CALLGRIND_DIR") {
         std::fs::create_dir_all(&keep).unwrap();
+        // Numbered in the order measured: several scenarios share a path.
+        static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let run = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) / 2;
         let name = format!(
-            "{}-{count}.out",
+            "{run:02}-{}-{count}.out",
             check.path.trim_start_matches('/').replace('/', "-")
         );
         let _ = std::fs::copy(&out, Path::new(&keep).join(name));

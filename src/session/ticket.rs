@@ -99,6 +99,8 @@ impl Ticket {
 #[derive(Clone)]
 pub struct Keys {
     ticket: [u8; 32],
+    /// HKDF-Expand keyed with `ticket` (its HMAC pads computed once): per-session keys.
+    session: Hkdf<Sha256>,
     index: [u8; 32],
     apikey: [u8; 32],
     jar: cookie::Key,
@@ -120,8 +122,10 @@ impl Keys {
     /// Derives every key from the cookie secret (at least 32 bytes, checked by config).
     pub fn derive(cookie_secret: &[u8]) -> Self {
         let jar: [u8; 64] = derive(cookie_secret, None, "sidegate/v1/cookie-jar");
+        let ticket: [u8; 32] = derive(cookie_secret, None, "sidegate/v1/ticket");
         Self {
-            ticket: derive(cookie_secret, None, "sidegate/v1/ticket"),
+            ticket,
+            session: Hkdf::<Sha256>::from_prk(&ticket).unwrap_or_else(|_| unreachable_prk()),
             index: derive(cookie_secret, None, "sidegate/v1/index"),
             apikey: derive(cookie_secret, None, "sidegate/v1/apikey"),
             jar: cookie::Key::from(&jar),
@@ -138,7 +142,21 @@ impl Keys {
         &self.jar
     }
 
+    /// The session's key: HKDF-Expand of the ticket key with the ticket's secret in the
+    /// info, two SHA-256 blocks per check (the HMAC pads are precomputed).
     fn cipher(&self, ticket: &Ticket) -> XChaCha20Poly1305 {
+        let mut key = [0u8; 32];
+        // 32 bytes is far below HKDF-SHA256's limit.
+        let _ = self
+            .session
+            .expand_multi_info(&[b"sidegate/v2/session\0", &ticket.secret], &mut key);
+        XChaCha20Poly1305::new(&key.into())
+    }
+
+    /// The key sessions were sealed with before v2 (HKDF-Extract with the ticket's secret as
+    /// salt, then Expand: eight SHA-256 blocks), still opened so that an upgrade keeps
+    /// everyone signed in.
+    fn cipher_v1(&self, ticket: &Ticket) -> XChaCha20Poly1305 {
         let key: [u8; 32] = derive(&self.ticket, Some(&ticket.secret), "sidegate/v1/session");
         XChaCha20Poly1305::new(&key.into())
     }
@@ -165,14 +183,14 @@ impl Keys {
     /// Decrypts a value sealed for `ticket`; `None` if the ticket does not open it.
     pub fn open(&self, ticket: &Ticket, sealed: &[u8]) -> Option<Vec<u8>> {
         let (nonce, body) = sealed.split_at_checked(NONCE_LEN)?;
+        let payload = || Payload {
+            msg: body,
+            aad: ticket.id.as_bytes(),
+        };
+        let nonce = XNonce::from_slice(nonce);
         self.cipher(ticket)
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: body,
-                    aad: ticket.id.as_bytes(),
-                },
-            )
+            .decrypt(nonce, payload())
+            .or_else(|_| self.cipher_v1(ticket).decrypt(nonce, payload()))
             .ok()
     }
 
@@ -189,6 +207,12 @@ impl Keys {
             URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
         )
     }
+}
+
+// A 32-byte PRK is exactly SHA-256's output length, which `from_prk` accepts.
+#[allow(clippy::panic)]
+fn unreachable_prk() -> Hkdf<Sha256> {
+    panic!("HKDF-SHA256 rejected a 32-byte PRK")
 }
 
 // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
@@ -270,6 +294,30 @@ mod tests {
         }
         assert_eq!(k.open(&t, &flipped), None);
         assert_eq!(k.open(&t, &sealed[..10]), None);
+    }
+
+    #[test]
+    fn sessions_sealed_before_v2_still_open_and_v2_keys_differ() {
+        let k = keys();
+        let t = Ticket::generate().unwrap();
+        let nonce = [7u8; NONCE_LEN];
+        let payload = || Payload {
+            msg: b"old session".as_slice(),
+            aad: t.id.as_bytes(),
+        };
+        let v1 = k
+            .cipher_v1(&t)
+            .encrypt(XNonce::from_slice(&nonce), payload())
+            .unwrap();
+        let old = [nonce.as_slice(), &v1].concat();
+        assert_eq!(k.open(&t, &old).unwrap(), b"old session");
+        let v2 = k
+            .cipher(&t)
+            .encrypt(XNonce::from_slice(&nonce), payload())
+            .unwrap();
+        assert_ne!(v1, v2, "v2 derives the same key as v1");
+        let other = Ticket::generate().unwrap();
+        assert_eq!(k.open(&other, &old), None);
     }
 
     #[test]
