@@ -223,14 +223,13 @@ fn authelia_12170_a_basic_user_name_goes_out_only_in_canonical_form() {
 /// A principal never outlives its proof, whatever the rules.
 #[test]
 fn an_expired_identity_never_passes() {
-    let p = Principal {
-        subject: "alice".into(),
-        claims: serde_json::Map::new(),
-        proof: Proof::Bearer,
-        expires_at: 10,
-        access_token: None,
-        id_token: None,
-    };
+    let p = Principal::new(
+        "alice".into(),
+        serde_json::Map::new(),
+        Proof::Bearer,
+        10,
+        None,
+    );
     let d = decide(
         &request("/"),
         Presented::Principal(&p),

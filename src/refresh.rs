@@ -81,10 +81,10 @@ impl Refresher {
         &self,
         sessions: &Sessions<S>,
         ticket: &Ticket,
-        session: Session,
+        session: Arc<Session>,
         needs_token: bool,
         recheck: Option<u64>,
-    ) -> Result<Option<Session>, StoreError> {
+    ) -> Result<Option<Arc<Session>>, StoreError> {
         let reread = match (self.reread, recheck) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -100,7 +100,8 @@ impl Refresher {
             .gates
             .get_with(ticket.id().to_owned(), Default::default);
         let _in_process = gate.lock().await;
-        self.locked(sessions, ticket, &provider, due).await
+        let fresh = self.locked(sessions, ticket, &provider, due).await?;
+        Ok(fresh.map(Arc::new))
     }
 
     /// Holding this process's gate: wait for (or take) the store's lock, then refresh.

@@ -26,7 +26,7 @@ pub fn unsigned_credential(
     if matches!(c.kind, Kind::Jwt { .. }) {
         return Ok(None);
     }
-    match c.simple_value(&p.claims, p.access_token.as_deref(), p.id_token.as_deref()) {
+    match c.simple_value(p.claims(), p.access_token(), p.id_token()) {
         Some(v) => Ok(Some(v)),
         None if c.token_needed().is_some() => Err(LacksToken),
         None => Ok(None),
@@ -46,8 +46,8 @@ pub fn minted_credential(
     };
     let subject = Subject {
         cache_key: p.cache_key(),
-        sub: &p.subject,
-        claims: &p.claims,
+        sub: p.subject(),
+        claims: p.claims(),
     };
     mint.value(&profile.name, jwt, scheme, subject, now)
 }
@@ -76,14 +76,14 @@ pub fn allowed(
     h.insert(COOKIE, cookie);
     h.extend(upstream::identity_headers(
         &profile.headers,
-        &p.claims,
+        p.claims(),
         profile.encoding,
     ));
     h.extend(
         profile
             .mappings
             .iter()
-            .map(|m| (m.header.clone(), m.value(&p.claims))),
+            .map(|m| (m.header.clone(), m.value(p.claims()))),
     );
     // Every credential header is answered, so a client's copy never reaches the app.
     for c in profile.all_credentials() {

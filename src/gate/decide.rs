@@ -182,7 +182,7 @@ pub fn decide(
         let session = principal.filter(|p| {
             p.is_live(now)
                 && matches!(p.proof, Proof::Session { .. })
-                && rules.permits(&p.subject, &p.claims).is_ok()
+                && rules.permits(p.subject(), p.claims()).is_ok()
         });
         if session.is_some() {
             return Decision::AllowEndingSession;
@@ -192,7 +192,7 @@ pub fn decide(
         return Decision::AllowAnonymous;
     }
     if let Some(p) = principal.filter(|p| p.is_live(now)) {
-        return match rules.permits(&p.subject, &p.claims) {
+        return match rules.permits(p.subject(), p.claims()) {
             Ok(()) => Decision::Allow,
             Err(reason) => Decision::Forbidden { reason },
         };

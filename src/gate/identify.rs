@@ -12,6 +12,8 @@ use crate::error::Error;
 use crate::guesses;
 use crate::idp_jwt::{self, JwtRefusal};
 use crate::profile::Profile;
+use std::sync::Arc;
+
 use crate::session::{Session, Ticket};
 use crate::store::{SessionStore, StoreError};
 
@@ -133,16 +135,13 @@ pub async fn identify<S: SessionStore>(
     }
 }
 
-fn from_session(ticket: &Ticket, s: Session) -> Principal {
+fn from_session(ticket: &Ticket, s: Arc<Session>) -> Principal {
     Principal {
-        subject: s.sub,
-        claims: s.claims,
         proof: Proof::Session {
             ticket_id: ticket.id().to_owned(),
         },
         expires_at: s.expires_at,
-        access_token: s.access_token,
-        id_token: s.id_token,
+        who: s,
     }
 }
 
@@ -153,7 +152,7 @@ fn from_session(ticket: &Ticket, s: Session) -> Principal {
 pub async fn live_session<S: SessionStore>(
     app: &App<S>,
     cookie_headers: &[&str],
-) -> Result<Option<(Ticket, Session)>, StoreError> {
+) -> Result<Option<(Ticket, Arc<Session>)>, StoreError> {
     let now = app.clock.now();
     let values = cookies::values(cookie_headers.iter().copied(), &app.config.cookie.name);
     for value in values.iter().take(3) {
@@ -200,14 +199,13 @@ async fn bearer_token<S: SessionStore>(
         .get("exp")
         .and_then(serde_json::Value::as_u64)
         .ok_or("the token has no expiry")?;
-    Ok(Principal {
+    Ok(Principal::new(
         subject,
-        claims: claims::keep_needed(claims, &app.needed_claims),
-        proof: Proof::Bearer,
+        claims::keep_needed(claims, &app.needed_claims),
+        Proof::Bearer,
         expires_at,
-        access_token: Some(token.to_owned()),
-        id_token: None,
-    })
+        Some(token.to_owned()),
+    ))
 }
 
 /// An API key checked against its stored hash, expiry and profile; the identity it stands for.
@@ -249,12 +247,11 @@ async fn api_key<S: SessionStore>(
         &app.needed_claims,
     );
     claims.insert("sub".into(), subject.clone().into());
-    Ok(Ok(Principal {
+    Ok(Ok(Principal::new(
         subject,
         claims,
-        proof: Proof::ApiKey { name: record.name },
-        expires_at: now + 60,
-        access_token: None,
-        id_token: None,
-    }))
+        Proof::ApiKey { name: record.name },
+        now + 60,
+        None,
+    )))
 }

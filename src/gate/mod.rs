@@ -102,8 +102,8 @@ pub async fn check<S: SessionStore>(
     profile: &Profile,
     asked: Asked<'_>,
 ) -> Result<Verdict, Error> {
-    let identified = identify::identify(app, profile, &asked.presented).await?;
     let now = app.clock.now();
+    let identified = identify::identify(app, profile, &asked.presented).await?;
     let (principal, refusal) = match identified {
         Identified::Limited(retry_after) => {
             tracing::warn!(app = %profile.name, client = ?asked.presented.from, "too many failed API-key or bearer attempts; refused for {}s without looking", crate::guesses::retry_after_secs(retry_after));
@@ -121,7 +121,7 @@ pub async fn check<S: SessionStore>(
     // none is for them).
     let chosen = principal
         .as_ref()
-        .map(|p| profile.credential_for(&p.claims));
+        .map(|p| profile.credential_for(p.claims()));
     let credential = chosen.and_then(|c| c.ok()).flatten();
     let unsigned = principal
         .as_ref()
@@ -166,7 +166,7 @@ pub async fn check<S: SessionStore>(
             match principal {
                 Some(p) if matches!(chosen, Some(Err(_))) => {
                     let reason = NO_CREDENTIAL;
-                    tracing::warn!(subject = %capped(&p.subject), app = %profile.name, rule = reason, "access refused");
+                    tracing::warn!(subject = %capped(p.subject()), app = %profile.name, rule = reason, "access refused");
                     Verdict::Deny(Denial::Forbidden {
                         reason,
                         navigation: client == ClientKind::Navigation,
@@ -209,7 +209,7 @@ pub async fn check<S: SessionStore>(
         Decision::Forbidden { reason } => {
             let subject = principal
                 .as_ref()
-                .map_or("(not signed in)", |p| p.subject.as_str());
+                .map_or("(not signed in)", |p| p.subject());
             tracing::warn!(subject = %capped(subject), app = %profile.name, host = %capped(&request.host), method = %capped(&request.method), uri = %capped(&request.uri), rule = reason, "access refused");
             Verdict::Deny(Denial::Forbidden {
                 reason,
@@ -253,7 +253,7 @@ fn audit<S>(
     };
     app.audit.record(&crate::audit::Record {
         time: crate::audit::timestamp(now),
-        subject: principal.map(|p| p.subject.as_str()),
+        subject: principal.map(|p| p.subject()),
         proof,
         key,
         app: &profile.name,

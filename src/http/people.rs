@@ -21,7 +21,7 @@ pub(super) const BACK: &str = "back:";
 pub(super) async fn current_session<S: SessionStore>(
     app: &App<S>,
     headers: &HeaderMap,
-) -> Option<Session> {
+) -> Option<std::sync::Arc<Session>> {
     let now = app.clock.now();
     let sent = headers
         .get_all(COOKIE)

@@ -61,7 +61,7 @@ async fn a_due_session_is_refreshed_once_and_stored() {
     s.idp.answer(200, s.idp.tokens("a2", "r2", Some(id_token)));
     let got = s
         .refresher
-        .ensure_fresh(&s.sessions, &ticket, due_session(), true, None)
+        .ensure_fresh(&s.sessions, &ticket, Arc::new(due_session()), true, None)
         .await
         .unwrap()
         .unwrap();
@@ -78,7 +78,7 @@ async fn a_due_session_is_refreshed_once_and_stored() {
     // Fresh now: no second call to the IdP.
     let again = s
         .refresher
-        .ensure_fresh(&s.sessions, &ticket, stored, true, None)
+        .ensure_fresh(&s.sessions, &ticket, Arc::new(stored), true, None)
         .await
         .unwrap();
     assert!(again.is_some());
@@ -86,7 +86,7 @@ async fn a_due_session_is_refreshed_once_and_stored() {
     // A session whose token no app needs is not refreshed at all.
     let kept = s
         .refresher
-        .ensure_fresh(&s.sessions, &ticket, due_session(), false, None)
+        .ensure_fresh(&s.sessions, &ticket, Arc::new(due_session()), false, None)
         .await
         .unwrap()
         .unwrap();
@@ -106,7 +106,7 @@ async fn a_refused_refresh_ends_the_session_and_an_idp_failure_keeps_it() {
     s.idp.answer(503, json!({}));
     let kept = s
         .refresher
-        .ensure_fresh(&s.sessions, &ticket, due_session(), true, None)
+        .ensure_fresh(&s.sessions, &ticket, Arc::new(due_session()), true, None)
         .await
         .unwrap();
     assert_eq!(kept.unwrap().access_token.as_deref(), Some("a1"));
@@ -114,7 +114,7 @@ async fn a_refused_refresh_ends_the_session_and_an_idp_failure_keeps_it() {
     s.idp.answer(400, json!({"error": "invalid_grant"}));
     let ended = s
         .refresher
-        .ensure_fresh(&s.sessions, &ticket, due_session(), true, None)
+        .ensure_fresh(&s.sessions, &ticket, Arc::new(due_session()), true, None)
         .await
         .unwrap();
     assert!(ended.is_none());

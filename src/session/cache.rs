@@ -54,7 +54,7 @@ impl SessionCache {
 
     /// The cached session for `ticket`, if the cache is live and the ticket's secret is the
     /// one the session was read with.
-    pub fn get(&self, ticket: &Ticket) -> Option<Session> {
+    pub fn get(&self, ticket: &Ticket) -> Option<Arc<Session>> {
         if !self.live.load(Ordering::Acquire) {
             return None;
         }
@@ -65,7 +65,7 @@ impl SessionCache {
         match found {
             Some((_, session)) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
-                Some(Session::clone(&session))
+                Some(session)
             }
             None => {
                 self.misses.fetch_add(1, Ordering::Relaxed);
@@ -89,11 +89,11 @@ impl SessionCache {
 
     /// Caches `session`, read from the store after [`epoch`](Self::epoch) returned
     /// `epoch`, unless something was invalidated (or the cache went down) since.
-    pub fn insert(&self, ticket: &Ticket, session: &Session, epoch: u64) {
+    pub fn insert(&self, ticket: &Ticket, session: &Arc<Session>, epoch: u64) {
         if !self.live.load(Ordering::Acquire) {
             return;
         }
-        let value = (*ticket.secret(), Arc::new(session.clone()));
+        let value = (*ticket.secret(), Arc::clone(session));
         self.entries.insert(ticket.id().to_owned(), value);
         // An invalidation that landed while we inserted may have missed our entry.
         if self.epoch() != epoch {
@@ -145,12 +145,12 @@ impl Invalidations for SessionCache {
 mod tests {
     use super::*;
 
-    fn session(sub: &str) -> Session {
-        Session {
+    fn session(sub: &str) -> Arc<Session> {
+        Arc::new(Session {
             sub: sub.to_owned(),
             expires_at: 100,
             ..Session::default()
-        }
+        })
     }
 
     fn ticket() -> Ticket {

@@ -113,15 +113,15 @@ impl<S: SessionStore> Sessions<S> {
     ///
     /// # Errors
     /// A [`StoreError`] when the store fails.
-    pub async fn load(&self, ticket: &Ticket) -> Result<Option<Session>, StoreError> {
+    pub async fn load(&self, ticket: &Ticket) -> Result<Option<Arc<Session>>, StoreError> {
         let Some(cache) = &self.cache else {
-            return self.load_fresh(ticket).await;
+            return Ok(self.load_fresh(ticket).await?.map(Arc::new));
         };
         if let Some(session) = cache.get(ticket) {
             return Ok(Some(session));
         }
         let epoch = cache.epoch();
-        let loaded = self.load_fresh(ticket).await?;
+        let loaded = self.load_fresh(ticket).await?.map(Arc::new);
         if let Some(session) = &loaded {
             cache.insert(ticket, session, epoch);
         }

@@ -133,7 +133,10 @@ async fn sessions_suite<S: SessionStore>(store: S) {
         .create(&session, Duration::from_secs(60))
         .await
         .unwrap();
-    assert_eq!(sessions.load(&ticket).await.unwrap(), Some(session.clone()));
+    assert_eq!(
+        sessions.load(&ticket).await.unwrap(),
+        Some(std::sync::Arc::new(session.clone()))
+    );
     let raw = store.get(ticket.id(), None).await.unwrap().unwrap();
     assert!(
         !String::from_utf8_lossy(&raw).contains("alice"),

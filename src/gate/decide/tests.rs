@@ -15,16 +15,15 @@ fn req(method: &str) -> ForwardedRequest {
 }
 
 fn session(expires_at: u64) -> Principal {
-    Principal {
-        subject: "alice".into(),
-        claims: Map::new(),
-        proof: Proof::Session {
+    Principal::new(
+        "alice".into(),
+        Map::new(),
+        Proof::Session {
             ticket_id: "t".into(),
         },
         expires_at,
-        access_token: None,
-        id_token: None,
-    }
+        None,
+    )
 }
 
 fn allowed() -> Vec<String> {
@@ -154,14 +153,15 @@ fn rules_table() {
         methods: Some(vec!["GET".into(), "POST".into()]),
         ..Rules::default()
     };
-    let admin = Principal {
-        claims: json!({"groups": ["admins"]}).as_object().unwrap().clone(),
-        ..session(10)
+    let member = |groups| {
+        let claims = json!({ "groups": groups }).as_object().unwrap().clone();
+        let proof = Proof::Session {
+            ticket_id: "t".into(),
+        };
+        Principal::new("alice".into(), claims, proof, 10, None)
     };
-    let staff = Principal {
-        claims: json!({"groups": ["staff"]}).as_object().unwrap().clone(),
-        ..session(10)
-    };
+    let admin = member(["admins"]);
+    let staff = member(["staff"]);
     let with = |method: &str, uri: &str| ForwardedRequest {
         uri: uri.into(),
         ..req(method)

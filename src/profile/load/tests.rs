@@ -312,14 +312,13 @@ fn always_headers_are_answered_empty_and_checked_as_header_names() {
     let borg = p.get(Some("borg")).unwrap();
     let names: Vec<&str> = borg.always.iter().map(HeaderName::as_str).collect();
     assert_eq!(names, ["x-borg-all-repositories-role", "x-remote-user"]);
-    let principal = crate::gate::Principal {
-        subject: "alice".into(),
-        claims: serde_json::Map::new(),
-        proof: crate::gate::Proof::Bearer,
-        expires_at: 1,
-        access_token: None,
-        id_token: None,
-    };
+    let principal = crate::gate::Principal::new(
+        "alice".into(),
+        serde_json::Map::new(),
+        crate::gate::Proof::Bearer,
+        1,
+        None,
+    );
     let cookie = http::HeaderValue::from_static("");
     for answer in [
         crate::gate::answer::allowed(borg, &principal, None, None, cookie.clone()),
