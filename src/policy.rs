@@ -142,21 +142,63 @@ fn values(v: Option<&serde_json::Value>) -> impl Iterator<Item = String> + '_ {
     items.into_iter()
 }
 
+/// The path of `uri` (without query or fragment).
+pub fn path_of(uri: &str) -> &str {
+    uri.split(['?', '#']).next().unwrap_or_default()
+}
+
+/// Whether servers might read `path` differently from us: backslashes, `//`, encoded `.`,
+/// `/`, `\` or NUL, and dot segments, also with path parameters (`..;x`, which Tomcat and
+/// Spring read as `..`).
+pub fn ambiguous(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    path.contains('\\')
+        || path.contains("//")
+        || ["%2e", "%2f", "%5c", "%00"]
+            .iter()
+            .any(|e| lower.contains(e))
+        || path.split('/').any(|seg| {
+            let seg = seg.split(';').next().unwrap_or(seg);
+            seg == "." || seg == ".."
+        })
+}
+
+/// `path` as per-path rules compare it: percent-encoded letters, digits, `-`, `_` and `~`
+/// decoded (an app reads `/%61dmin` as `/admin`), in lowercase (so `/ADMIN` counts as
+/// `/admin`, for apps whose routes ignore case). Only for paths that are not [`ambiguous`].
+pub fn normalized(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let decoded = (b == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .filter(|c| c.is_ascii_alphanumeric() || b"-_~".contains(c));
+        match decoded {
+            Some(c) => {
+                out.push(c.to_ascii_lowercase());
+                i += 3;
+            }
+            None => {
+                out.push(b.to_ascii_lowercase());
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// Whether the path of `uri` matches one of `list`. Paths a server might read differently
 /// from us (dot segments, encoded `.`, `/` or `\`, backslashes) never match.
 fn matches_path(list: &[PathMatch], uri: &str) -> bool {
     if list.is_empty() {
         return false;
     }
-    let path = uri.split(['?', '#']).next().unwrap_or_default();
-    let lower = path.to_ascii_lowercase();
-    let ambiguous = path.contains('\\')
-        || path.contains("//")
-        || ["%2e", "%2f", "%5c", "%00"]
-            .iter()
-            .any(|e| lower.contains(e))
-        || path.split('/').any(|seg| seg == "." || seg == "..");
-    if ambiguous {
+    let path = path_of(uri);
+    if ambiguous(path) {
         return false;
     }
     list.iter().any(|m| match m {
@@ -242,6 +284,10 @@ mod tests {
             ("/public\\..\\admin", false),
             ("/public//x", false),
             ("/public/./x", false),
+            ("/public/..;/admin", false),
+            ("/public/..;jsessionid=x/admin", false),
+            ("/public/.;/x", false),
+            ("/public/a;b/x", true),
             ("/admin", false),
         ];
         for (uri, want) in cases {
@@ -250,5 +296,22 @@ mod tests {
         assert!(!Rules::default().bypasses("/health"));
         assert!(r.method_allowed("GET") && !r.method_allowed("POST"));
         assert!(Rules::default().method_allowed("DELETE"));
+    }
+
+    #[test]
+    fn normalized_decodes_unreserved_and_lowercases() {
+        let cases = [
+            ("/Admin/X", "/admin/x"),
+            ("/%61dmin/", "/admin/"),
+            ("/%41DMIN", "/admin"),
+            ("/a%7Eb%2D", "/a~b-"),
+            ("/a%20b", "/a%20b"),
+            ("/a%3Fb", "/a%3fb"),
+            ("/bad%zz%4", "/bad%zz%4"),
+            ("/caf\u{e9}", "/caf\u{e9}"),
+        ];
+        for (path, want) in cases {
+            assert_eq!(normalized(path), want, "{path}");
+        }
     }
 }

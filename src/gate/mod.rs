@@ -45,6 +45,10 @@ pub struct Asked<'a> {
 pub const NO_CREDENTIAL: &str =
     "the app's credentials are chosen by group, and none is for this user's groups";
 
+/// Refused: which of the app's per-path rules applies cannot be told safely.
+pub const AMBIGUOUS_PATH: &str =
+    "the path has dot segments or encoded separators, and the app has per-path rules";
+
 /// The metrics reason for a verdict.
 pub fn reason(verdict: &Verdict) -> crate::metrics::Reason {
     use crate::metrics::Reason as R;
@@ -103,6 +107,20 @@ pub async fn check<S: SessionStore>(
     asked: Asked<'_>,
 ) -> Result<Verdict, Error> {
     let now = app.clock.now();
+    // Per-path rules: the profile as it applies to this path.
+    let Ok(profile) = profile.for_path(&asked.request.uri) else {
+        let request = asked.request;
+        tracing::warn!(app = %profile.name, uri = %capped(&request.uri), "access refused: {AMBIGUOUS_PATH}");
+        if app.audit.enabled() {
+            let outcome = ("forbidden", Some(AMBIGUOUS_PATH), false);
+            audit(app, profile, request, None, None, outcome, now);
+        }
+        let navigation = classify(&request.method, asked.hints) == ClientKind::Navigation;
+        return Ok(Verdict::Deny(Denial::Forbidden {
+            reason: AMBIGUOUS_PATH,
+            navigation,
+        }));
+    };
     let identified = identify::identify(app, profile, &asked.presented).await?;
     let (principal, refusal) = match identified {
         Identified::Limited(retry_after) => {

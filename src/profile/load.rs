@@ -72,6 +72,7 @@ fn credentials(
     (default, by_group)
 }
 mod ctx;
+mod paths;
 mod raw;
 mod sections;
 
@@ -96,6 +97,7 @@ pub fn load(
         bearer_audience: None,
         always: Vec::new(),
         recheck_every: None,
+        paths: Vec::new(),
     };
     let Some(path) = path else {
         return Ok(finish(implicit, HashMap::new(), defaults));
@@ -224,8 +226,13 @@ fn needed_claims(profiles: &[&Profile], d: &Defaults) -> Vec<String> {
 }
 
 fn compile(ctx: &mut Ctx<'_>, name: &str, raw: &AppRaw) -> Option<Profile> {
+    compile_at(ctx, name, &format!("apps.{name}"), raw)
+}
+
+/// Compiles `raw` as profile `name`, its problems reported under `at`.
+fn compile_at(ctx: &mut Ctx<'_>, name: &str, at: &str, raw: &AppRaw) -> Option<Profile> {
     let before = ctx.problems.len();
-    let at = format!("apps.{name}");
+    let at = at.to_owned();
     let groups_claim = raw
         .groups_claim
         .as_ref()
@@ -309,6 +316,7 @@ fn compile(ctx: &mut Ctx<'_>, name: &str, raw: &AppRaw) -> Option<Profile> {
         always,
         by_group,
         encoding,
+        paths: Vec::new(),
     };
     let mut seen: Vec<&HeaderName> = Vec::new();
     let mut duplicates = Vec::new();
@@ -321,7 +329,11 @@ fn compile(ctx: &mut Ctx<'_>, name: &str, raw: &AppRaw) -> Option<Profile> {
     for d in duplicates {
         ctx.problem(&at, format!("header `{d}` is set twice (identity headers, mappings and the credential must use different headers)"));
     }
-    (ctx.problems.len() == before).then_some(profile)
+    if ctx.problems.len() != before {
+        return None;
+    }
+    let paths = paths::compile_paths(ctx, name, &at, raw, compile_at);
+    (ctx.problems.len() == before).then(|| paths::attach(profile, paths))
 }
 
 #[cfg(test)]

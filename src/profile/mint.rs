@@ -11,7 +11,7 @@ use crate::claims::Claims;
 /// The cache of minted JWT header values.
 pub struct MintCache {
     /// (identity cache key, app) → (header value, when to mint anew).
-    entries: moka::sync::Cache<(String, String), (HeaderValue, u64)>,
+    entries: moka::sync::Cache<(String, String, usize), (HeaderValue, u64)>,
 }
 
 impl Default for MintCache {
@@ -46,7 +46,13 @@ impl MintCache {
         subject: Subject<'_>,
         now: u64,
     ) -> Option<HeaderValue> {
-        let key = (subject.cache_key, app.to_owned());
+        // Per credential, not only per app: an app's paths and groups may each mint with
+        // their own key and claims (the credential lives as long as the configuration).
+        let key = (
+            subject.cache_key,
+            app.to_owned(),
+            std::ptr::from_ref(jwt) as usize,
+        );
         if let Some((value, renew_at)) = self.entries.get(&key) {
             if now < renew_at {
                 return Some(value);

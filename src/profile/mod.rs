@@ -10,4 +10,4 @@ mod model;
 
 pub use credential::Credential;
 pub use load::{load, Defaults};
-pub use model::{Profile, Profiles, Shim};
+pub use model::{AmbiguousPath, PathProfile, Profile, Profiles, Shim};

@@ -51,7 +51,25 @@ pub struct Profile {
     /// IdPs without back-channel logout; `None`: only as `SIDEGATE_CLAIMS_REFRESH_INTERVAL`
     /// says.
     pub recheck_every: Option<u64>,
+    /// Per-path rules, most specific (longest prefix) first.
+    pub paths: Vec<PathProfile>,
 }
+
+/// The profile as it applies under one `[[apps.<name>.paths]]` prefix.
+#[derive(Debug, Clone)]
+pub struct PathProfile {
+    /// The prefix, normalized ([`crate::policy::normalized`]).
+    pub prefix: String,
+    /// The profile under it: the same name, its own rules and credentials.
+    pub profile: Arc<Profile>,
+    /// Whether it sets credentials of its own (rather than the profile's).
+    pub own_credentials: bool,
+}
+
+/// The path has dot segments or encoded separators, and the profile has per-path rules:
+/// which of them applies cannot be told safely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AmbiguousPath;
 
 /// A credential for the members of some groups.
 #[derive(Debug, Clone)]
@@ -67,11 +85,46 @@ pub struct GroupCredential {
 pub struct NoCredential;
 
 impl Profile {
-    /// Every credential the profile may send (the default and those chosen by group).
+    /// Every credential the profile may send (the default and those chosen by group), under
+    /// any of its paths.
     pub fn all_credentials(&self) -> impl Iterator<Item = &Credential> {
+        let under_paths = self
+            .paths
+            .iter()
+            .filter(|p| p.own_credentials)
+            .flat_map(|p| p.profile.own_credentials());
+        self.own_credentials().chain(under_paths)
+    }
+
+    fn own_credentials(&self) -> impl Iterator<Item = &Credential> {
         self.credential
             .iter()
             .chain(self.by_group.iter().map(|g| &g.credential))
+    }
+
+    /// The profile as it applies to `uri`: the rules of the longest matching `paths`
+    /// prefix (a prefix `/admin/` also covers `/admin`), else the profile itself.
+    ///
+    /// # Errors
+    /// [`AmbiguousPath`] when the profile has per-path rules and the path is ambiguous
+    /// (dot segments, encoded separators: see [`crate::policy::ambiguous`]).
+    pub fn for_path(&self, uri: &str) -> Result<&Profile, AmbiguousPath> {
+        if self.paths.is_empty() {
+            return Ok(self);
+        }
+        let path = crate::policy::path_of(uri);
+        if crate::policy::ambiguous(path) {
+            return Err(AmbiguousPath);
+        }
+        let path = crate::policy::normalized(path);
+        let under = |prefix: &str| {
+            path.starts_with(prefix) || prefix.strip_suffix('/').is_some_and(|bare| path == bare)
+        };
+        Ok(self
+            .paths
+            .iter()
+            .find(|p| under(&p.prefix))
+            .map_or(self, |p| p.profile.as_ref()))
     }
 
     /// The credential for someone with these claims: the first group match, else the

@@ -24,6 +24,7 @@ mod kubernetes;
 mod logout;
 mod machine;
 mod metrics;
+mod paths;
 mod recheck;
 mod recipes;
 mod redis_cluster;

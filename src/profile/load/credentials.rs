@@ -9,7 +9,7 @@ use super::ctx::Ctx;
 use crate::profile::credential::{self, BasicUser, Credential, JwtCredential, Kind, TokenKind};
 use crate::token::{self, Signer};
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CredentialRaw {
     #[serde(rename = "type")]

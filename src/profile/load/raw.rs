@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::credentials::CredentialRaw;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AppRaw {
     #[serde(default)]
@@ -37,15 +37,32 @@ pub(super) struct AppRaw {
     pub(super) always_headers: Vec<String>,
     pub(super) header_encoding: Option<String>,
     pub(super) recheck_every: Option<String>,
+    #[serde(default)]
+    pub(super) paths: Vec<PathRaw>,
 }
 
-#[derive(Deserialize)]
+/// `[[apps.<name>.paths]]`: rules for the paths under `prefix`, replacing the profile's own
+/// where set.
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PathRaw {
+    pub(super) prefix: String,
+    pub(super) allow_groups: Option<Vec<String>>,
+    pub(super) allow_users: Option<Vec<String>>,
+    pub(super) allow_emails: Option<Vec<String>>,
+    pub(super) allow_email_domains: Option<Vec<String>>,
+    pub(super) methods: Option<Vec<String>>,
+    pub(super) credential: Option<CredentialRaw>,
+    pub(super) credentials: Option<Vec<CredentialRaw>>,
+}
+
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct BearerRaw {
     pub(super) audience: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(untagged)]
 pub(super) enum HeaderSpec {
     Claim(String),
@@ -53,14 +70,14 @@ pub(super) enum HeaderSpec {
     Full(FullHeader),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FullHeader {
     pub(super) claim: String,
     pub(super) join: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct BypassRaw {
     pub(super) exact: Option<String>,
@@ -68,7 +85,7 @@ pub(super) struct BypassRaw {
     pub(super) regex: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct MappingRaw {
     pub(super) header: String,
@@ -77,7 +94,7 @@ pub(super) struct MappingRaw {
     pub(super) rules: Vec<MappingRuleRaw>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct MappingRuleRaw {
     pub(super) groups: Option<Vec<String>>,
@@ -86,7 +103,7 @@ pub(super) struct MappingRuleRaw {
     pub(super) value: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ShimRaw {
     pub(super) path: String,

@@ -375,3 +375,117 @@ fn recheck_every_is_a_duration_per_profile() {
         );
     }
 }
+
+#[test]
+fn per_path_rules_most_specific_first_with_their_own_credentials() {
+    let text = r#"
+[apps.tools]
+allow_groups = ["staff"]
+bypass = [{ prefix = "/health" }]
+credential = { type = "static", header = "X-App-Token", secret_env = "USER_TOKEN" }
+
+[[apps.tools.paths]]
+prefix = "/admin/"
+allow_groups = ["admins"]
+credential = { type = "basic", header = "Authorization", user = "root", password_env = "ROOT_PW" }
+
+[[apps.tools.paths]]
+prefix = "/Admin/Status/"
+allow_users = ["carol"]
+methods = ["GET"]
+"#;
+    let p = load_text(text, &[("USER_TOKEN", "u-token"), ("ROOT_PW", "pw")]).unwrap();
+    let tools = p.get(Some("tools")).unwrap();
+    let name = |uri: &str| {
+        let v = tools.for_path(uri).unwrap();
+        (
+            v.rules.groups.clone(),
+            v.rules.users.clone(),
+            v.rules.methods.clone(),
+        )
+    };
+    let staff = (vec!["staff".to_owned()], vec![], None);
+    let admins = (vec!["admins".to_owned()], vec![], None);
+    let status = (
+        vec![],
+        vec!["carol".to_owned()],
+        Some(vec!["GET".to_owned()]),
+    );
+    for (uri, want) in [
+        ("/", &staff),
+        ("/administrator", &staff),
+        ("/admin", &admins),
+        ("/admin/", &admins),
+        ("/ADMIN/x?y=1", &admins),
+        ("/%61dmin/x", &admins),
+        ("/admin/status", &status),
+        ("/admin/status/x", &status),
+        ("/admin/statusx", &admins),
+    ] {
+        assert_eq!(&name(uri), want, "{uri}");
+    }
+    for uri in [
+        "/x/../admin/",
+        "/x/..;/admin/",
+        "/admin%2fx",
+        "/x//admin",
+        "/a\\b",
+    ] {
+        assert!(tools.for_path(uri).is_err(), "{uri} is ambiguous");
+    }
+    // Under /admin/ the path's credential; elsewhere (and under /admin/status/, which sets
+    // none) the profile's. Every view answers both headers.
+    let admin = tools.for_path("/admin/x").unwrap();
+    assert_eq!(admin.credential.as_ref().unwrap().header, "authorization");
+    let status = tools.for_path("/admin/status/").unwrap();
+    assert_eq!(status.credential.as_ref().unwrap().header, "x-app-token");
+    for view in [tools.as_ref(), admin, status] {
+        for h in ["authorization", "x-app-token"] {
+            let answered = view.header_names().iter().any(|n| n.as_str() == h)
+                || view.always.iter().any(|n| n.as_str() == h);
+            assert!(answered, "{h} is not answered under every path");
+        }
+        assert!(view.rules.bypasses("/health"), "bypass is the profile's");
+    }
+    let credentials: Vec<&str> = tools.all_credentials().map(|c| c.header.as_str()).collect();
+    assert_eq!(credentials, ["x-app-token", "authorization"]);
+}
+
+#[test]
+fn bad_per_path_rules_are_reported_where_they_are() {
+    let text = r#"
+[apps.tools]
+[[apps.tools.paths]]
+prefix = "admin"
+[[apps.tools.paths]]
+prefix = "/a/../b/"
+[[apps.tools.paths]]
+prefix = "/x/"
+methods = []
+[[apps.tools.paths]]
+prefix = "/y/"
+[[apps.tools.paths]]
+prefix = "/Y/"
+[[apps.tools.paths]]
+prefix = "/z/"
+credential = { type = "static", header = "X-T", secret_env = "MISSING_TOKEN" }
+"#;
+    let errors = load_text(text, &[]).unwrap_err();
+    for at in [
+        "apps.tools.paths[0].prefix",
+        "apps.tools.paths[1].prefix",
+        "apps.tools.paths[2].methods",
+        "apps.tools.paths[4].prefix",
+        "apps.tools.paths[5].credential",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.starts_with(at)),
+            "{at}: {errors:#?}"
+        );
+    }
+    let unknown = load_text(
+        "[apps.t]\n[[apps.t.paths]]\nprefix = \"/a/\"\nheaders = {}\n",
+        &[],
+    );
+    assert!(unknown.unwrap_err().iter().any(|e| e.contains("headers")));
+}

@@ -125,6 +125,11 @@ impl Browser {
 /// Logs alice in through sidegate on `port` (as `auth.example.test`) and the test IdP;
 /// the session cookie's value.
 pub async fn sign_in(port: u16) -> String {
+    sign_in_as(port, "alice").await
+}
+
+/// Logs `user` in as [`sign_in`] does; the session cookie's value.
+pub async fn sign_in_as(port: u16, user: &str) -> String {
     let b = Browser::new(port);
     let app = format!("http://app.example.test:{port}/");
     let rd: String = url::form_urlencoded::byte_serialize(app.as_bytes()).collect();
@@ -134,7 +139,7 @@ pub async fn sign_in(port: u16) -> String {
     let callback = b
         .login_at_idp(
             &location(&r),
-            "alice",
+            user,
             &format!("http://auth.example.test:{port}/callback"),
         )
         .await;
