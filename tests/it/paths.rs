@@ -164,7 +164,10 @@ credential = { type = "static", header = "Authorization", scheme = "Bearer", sec
     assert_eq!(header(&r, "x-app-token").as_deref(), Some(""));
     let r = check("/page", Some(alice.clone())).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(header(&r, "x-app-token").as_deref(), Some("Bearer user-token-1"));
+    assert_eq!(
+        header(&r, "x-app-token").as_deref(),
+        Some("Bearer user-token-1")
+    );
     assert_eq!(header(&r, "authorization").as_deref(), Some(""));
     // A bypass path under per-path rules: no credential, both headers answered empty.
     let r = check("/health", None).await.unwrap();
