@@ -6,12 +6,13 @@
 mod apikey;
 mod args;
 mod check;
+mod explain;
 mod serve;
 mod sessions;
 
 use std::process::ExitCode;
 
-pub use args::{ApikeyAction, Cli, Command, SessionsAction};
+pub use args::{ApikeyAction, Cli, Command, ExplainArgs, SessionsAction};
 pub use check::check_config;
 pub use serve::{healthcheck, serve};
 
@@ -30,6 +31,9 @@ pub async fn dispatch(command: Option<Command>) -> ExitCode {
         }
         Command::Apikey { action } => {
             with_config(|c, _| async move { apikey::run(&c, action).await }).await
+        }
+        Command::Explain(args) => {
+            with_config(|c, w| async move { explain::run(c, &w, *args).await }).await
         }
     }
 }

@@ -27,6 +27,8 @@
 //!
 //! # Modules
 //! - [`cli`]: the command line (clap); `main.rs` only dispatches to it.
+//! - [`explain`]: `sidegate explain`'s pure parts: captured and described subrequests,
+//!   proxy-mistake warnings, the report (the command runs the server's own check).
 //! - [`config`]: `SIDEGATE_*` variables (one table, `config::VARS`) → validated `Config`.
 //! - [`secret`]: `Secret<T>`, never shown in `Debug`.
 //! - [`error`]: the one [`error::Error`] enum; its HTTP mapping is in `http/mod.rs`.
@@ -64,6 +66,7 @@ pub mod clock;
 pub mod config;
 pub mod cookies;
 pub mod error;
+pub mod explain;
 pub mod forwarded;
 #[doc(hidden)]
 pub mod fuzz;

@@ -55,6 +55,61 @@ pub enum Command {
         #[command(subcommand)]
         action: ApikeyAction,
     },
+    /// Explain what sidegate answers one auth subrequest, and why, with proxy mistakes.
+    ///
+    /// Runs the server's own check on a captured subrequest (--request) or one described by
+    /// --url, --method and -H, as a user (--user), a stored session (--session) or nobody,
+    /// and prints the profile, the request as understood, the decision and the rule behind
+    /// it, the answer and what the proxy does with it, the headers the app receives
+    /// (secrets masked), and warnings about the proxy's configuration. Writes nothing
+    /// anywhere. Exit 0 when it explained, 2 for a usage or configuration error, 1 when
+    /// the session store could not be read.
+    Explain(Box<ExplainArgs>),
+}
+
+/// `sidegate explain …`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["url", "request"])))]
+pub struct ExplainArgs {
+    /// The app profile (`/auth/<app>`); the default profile (`/auth`) when absent.
+    #[arg(long)]
+    pub app: Option<String>,
+    /// The proxy sending the subrequest: traefik and caddy ask /auth[/<app>], nginx
+    /// /auth/nginx[/<app>]. Default: traefik with --url; from the path with --request.
+    #[arg(long, value_parser = ["traefik", "caddy", "nginx"])]
+    pub proxy: Option<String>,
+    /// The client's original URL: https://app.example.com/path?q.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The client's method.
+    #[arg(long, default_value = "GET", requires = "url")]
+    pub method: String,
+    /// A header of the subrequest, `Name: value` (repeatable), such as the client's Accept,
+    /// Sec-Fetch-Mode or Cookie; replaces the proxy's own of that name.
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// A captured subrequest in raw HTTP/1.1 text (a file, or - for stdin).
+    #[arg(long)]
+    pub request: Option<String>,
+    /// The address the proxy connects to sidegate from.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub peer: std::net::IpAddr,
+    /// Explain as this user (`sub`), in a session made for the explanation.
+    #[arg(long, conflicts_with = "session")]
+    pub user: Option<String>,
+    /// A claim of --user, `name=value` (repeatable; `groups`, and a claim given twice, is a list).
+    #[arg(long, requires = "user")]
+    pub claim: Vec<String>,
+    /// Claims of --user as a JSON object (before --claim).
+    #[arg(long, requires = "user")]
+    pub claims_json: Option<String>,
+    /// Explain as the stored session behind this session-cookie value (read from Redis,
+    /// read-only).
+    #[arg(long)]
+    pub session: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `sidegate sessions …`.
@@ -118,8 +173,45 @@ mod tests {
                 .command,
             Some(Command::Apikey { action: ApikeyAction::Create { expires: Some(e), .. } }) if e == "90d"
         ));
+        assert!(matches!(
+            parse(&["explain", "--url", "https://a.example.test/", "--user", "alice", "--claim", "groups=admins"])
+                .unwrap()
+                .command,
+            Some(Command::Explain(a)) if a.user.as_deref() == Some("alice") && a.claim == ["groups=admins"]
+        ));
         for bad in [
-            &["sessions", "revoke", "--user", ""][..],
+            &["explain"][..],
+            &[
+                "explain",
+                "--url",
+                "https://a.example.test/",
+                "--request",
+                "-",
+            ],
+            &[
+                "explain",
+                "--url",
+                "https://a.example.test/",
+                "--claim",
+                "groups=x",
+            ],
+            &[
+                "explain",
+                "--url",
+                "https://a.example.test/",
+                "--user",
+                "a",
+                "--session",
+                "s",
+            ],
+            &[
+                "explain",
+                "--url",
+                "https://a.example.test/",
+                "--proxy",
+                "apache",
+            ],
+            &["sessions", "revoke", "--user", ""],
             &["apikey", "create"],
             &["nope"],
         ] {

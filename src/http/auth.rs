@@ -75,44 +75,69 @@ async fn check<'a, S: SessionStore>(
     headers: &HeaderMap,
     counted: &mut (&'a str, Reason),
 ) -> Result<Response, Response> {
-    let bodyless = |e: Error| Bodyless(e).into_response();
-    let public_host = app.config.public_url.host_str().unwrap_or_default();
-    let refused = |e: forwarded::ForwardedError| match e {
-        forwarded::ForwardedError::UntrustedPeer => Reason::UntrustedProxy,
-        _ => Reason::BadForwarded,
-    };
-    let public_port = app.config.public_url.port();
-    forwarded::subrequest_only(headers, public_host, public_port).map_err(|e| {
-        counted.1 = refused(e);
-        bodyless(Error::BadForwardedRequest(e))
+    let request = original_request(app, kind, peer, headers).map_err(|e| {
+        counted.1 = match e {
+            forwarded::ForwardedError::UntrustedPeer => Reason::UntrustedProxy,
+            _ => Reason::BadForwarded,
+        };
+        refusal(Error::BadForwardedRequest(e))
     })?;
+    let Some(profile) = app.config.profiles.get(app_name.as_deref()) else {
+        counted.1 = Reason::UnknownApp;
+        return Err(refusal(Error::UnknownApp(app_name.unwrap_or_default())));
+    };
+    *counted = (profile.name.as_str(), Reason::StoreError);
+    let asked = asked(&request, headers, app.config.apikey_header.as_ref(), peer);
+    let verdict = gate::check(app, profile, asked).await.map_err(|e| {
+        if matches!(e, Error::RecheckFailed { .. }) {
+            counted.1 = Reason::IdpError;
+        }
+        refusal(e)
+    })?;
+    counted.1 = gate::reason(&verdict);
+    Ok(render(verdict, kind))
+}
+
+/// The original request as the check reads it from a subrequest: refused when it cannot be
+/// one (no `Host`, sidegate's own host), then the forwarded headers of `kind`'s family from
+/// a trusted peer. `sidegate explain` runs the same.
+///
+/// # Errors
+/// The [`forwarded::ForwardedError`] the check is refused with.
+pub(crate) fn original_request<S>(
+    app: &App<S>,
+    kind: ProxyKind,
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> Result<forwarded::ForwardedRequest, forwarded::ForwardedError> {
+    let public_host = app.config.public_url.host_str().unwrap_or_default();
+    let public_port = app.config.public_url.port();
+    forwarded::subrequest_only(headers, public_host, public_port)?;
     let family = match kind {
         ProxyKind::Redirecting => Family::Forwarded,
         ProxyKind::Nginx => Family::Original,
     };
-    let request =
-        forwarded::parse(peer, headers, &app.config.trusted_proxies, family).map_err(|e| {
-            counted.1 = refused(e);
-            bodyless(Error::BadForwardedRequest(e))
-        })?;
-    let Some(profile) = app.config.profiles.get(app_name.as_deref()) else {
-        counted.1 = Reason::UnknownApp;
-        return Err(bodyless(Error::UnknownApp(app_name.unwrap_or_default())));
-    };
-    *counted = (profile.name.as_str(), Reason::StoreError);
+    forwarded::parse(peer, headers, &app.config.trusted_proxies, family)
+}
+
+/// What the gate is asked, read from the subrequest's headers: the hints that tell a
+/// navigation, the credentials (`apikey_header` is `SIDEGATE_APIKEY_HEADER`), the cookies.
+pub(crate) fn asked<'a>(
+    request: &'a forwarded::ForwardedRequest,
+    headers: &'a HeaderMap,
+    apikey_header: Option<&warp::http::HeaderName>,
+    peer: Option<IpAddr>,
+) -> Asked<'a> {
     let authorization = header(headers, &warp::http::header::AUTHORIZATION);
-    let apikey_header = app
-        .config
-        .apikey_header
-        .as_ref()
+    let apikey_header = apikey_header
         .and_then(|h| headers.get(h))
         .and_then(|v| v.to_str().ok());
     // Only a key or a token is limited: a check with neither skips the address lookup.
     let from = (authorization.is_some() || apikey_header.is_some())
         .then(|| forwarded::client_address(peer, headers))
         .flatten();
-    let asked = Asked {
-        request: &request,
+    Asked {
+        request,
         hints: ClientHints {
             sec_fetch_mode: header(headers, &SEC_FETCH_MODE),
             accept: header(headers, &warp::http::header::ACCEPT),
@@ -129,18 +154,21 @@ async fn check<'a, S: SessionStore>(
                 .collect(),
             from,
         },
-    };
-    let verdict = gate::check(app, profile, asked).await.map_err(|e| {
-        if matches!(e, Error::RecheckFailed { .. }) {
-            counted.1 = Reason::IdpError;
-        }
-        bodyless(e)
-    })?;
-    counted.1 = gate::reason(&verdict);
-    Ok(match (verdict, kind) {
+    }
+}
+
+/// A check refused before or outside the gate's verdict (bad forwarded headers, an unknown
+/// app, the store or the IdP failing): body-less, with the one error map's status.
+pub(crate) fn refusal(e: Error) -> Response {
+    Bodyless(e).into_response()
+}
+
+/// The gate's verdict as the answer for the calling proxy.
+pub(crate) fn render(verdict: Verdict, kind: ProxyKind) -> Response {
+    match (verdict, kind) {
         (Verdict::Allow { headers, .. }, _) => ok_with(headers),
         (Verdict::Login { start }, ProxyKind::Redirecting) => found(&start),
-        (Verdict::Login { start }, ProxyKind::Nginx) => bodyless(Error::LoginRequired { start }),
+        (Verdict::Login { start }, ProxyKind::Nginx) => refusal(Error::LoginRequired { start }),
         (
             Verdict::Deny(
                 d @ Denial::Forbidden {
@@ -152,10 +180,10 @@ async fn check<'a, S: SessionStore>(
         // nginx's auth_request passes only 401 and 403 (anything else is its 500): a 401
         // with `Retry-After`, which the nginx examples turn back into the 429.
         (Verdict::Deny(d @ Denial::TooManyAttempts { .. }), ProxyKind::Nginx) => {
-            let mut r = bodyless(Error::Denied(d));
+            let mut r = refusal(Error::Denied(d));
             *r.status_mut() = warp::http::StatusCode::UNAUTHORIZED;
             r
         }
-        (Verdict::Deny(d), _) => bodyless(Error::Denied(d)),
-    })
+        (Verdict::Deny(d), _) => refusal(Error::Denied(d)),
+    }
 }

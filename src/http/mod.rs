@@ -3,7 +3,7 @@
 //! children) imports warp. Handlers run through `.then()` and return `Result<Response, _>`,
 //! so domain errors never fall through `.or()` as rejections.
 
-mod auth;
+pub(crate) mod auth;
 mod filters;
 mod handlers;
 mod logout;

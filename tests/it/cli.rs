@@ -213,6 +213,7 @@ fn help_and_version_answer_before_any_configuration_is_read() {
         &["check-config", "--help"],
         &["healthcheck", "--help"],
         &["apikey", "--help"],
+        &["explain", "--help"],
         &["help"],
     ] {
         let out = sidegate().args(args).output().unwrap();
@@ -228,6 +229,7 @@ fn help_and_version_answer_before_any_configuration_is_read() {
         "healthcheck",
         "sessions",
         "apikey",
+        "explain",
         "Exit codes",
     ] {
         assert!(
@@ -250,4 +252,352 @@ fn help_and_version_answer_before_any_configuration_is_read() {
     assert!(String::from_utf8(unknown.stderr)
         .unwrap()
         .contains("frobnicate"));
+}
+
+/// `sidegate explain` with an apps file in `dir` (a bypass, allow_groups, a static token,
+/// an identity header); the status, stdout and stderr.
+fn explain(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let apps = dir.join("apps.toml");
+    std::fs::write(
+        &apps,
+        r#"
+[apps.wiki]
+allow_groups = ["admins"]
+bypass = [{ prefix = "/static/" }]
+credential = { type = "static", secret_env = "WIKI_TOKEN" }
+headers = { "X-Name" = "name" }
+"#,
+    )
+    .unwrap();
+    let out = sidegate()
+        .arg("explain")
+        .args(args)
+        .env("SIDEGATE_PUBLIC_URL", "https://auth.example.test")
+        .env("SIDEGATE_ISSUER_URL", "http://127.0.0.1:9/")
+        .env("SIDEGATE_CLIENT_ID", "sidegate")
+        .env("SIDEGATE_CLIENT_SECRET", "client-secret-for-explain")
+        .env(
+            "SIDEGATE_COOKIE_SECRET",
+            crate::harness::sidegate::COOKIE_SECRET,
+        )
+        .env("SIDEGATE_COOKIE_DOMAIN", "example.test")
+        .env("SIDEGATE_APPS_FILE", &apps)
+        .env("WIKI_TOKEN", "wiki-token-never-printed-42")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    for secret in ["wiki-token-never-printed-42", "client-secret-for-explain"] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret} printed:\n{stdout}{stderr}"
+        );
+    }
+    (out.status.code(), stdout, stderr)
+}
+
+#[test]
+fn explain_runs_the_real_check_and_names_the_rule_the_answer_and_the_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = "https://wiki.example.test/page?x=1";
+    let nav = [
+        "--app",
+        "wiki",
+        "--url",
+        url,
+        "-H",
+        "Sec-Fetch-Mode: navigate",
+    ];
+    let run = |extra: &[&str]| explain(dir.path(), &[&nav[..], extra].concat());
+
+    let (code, out, err) = run(&[
+        "--user",
+        "alice",
+        "--claim",
+        "groups=admins",
+        "--claim",
+        "name=Alice",
+        "-H",
+        "Cookie: theme=dark",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    for line in [
+        "profile:   wiki\n",
+        "request:   GET https://wiki.example.test/page?x=1\n",
+        "client:    navigation (Sec-Fetch-Mode: navigate)\n",
+        "decision:  allowed\n",
+        "rule:      allow_groups [\"admins\"] (the user's groups: [\"admins\"])\n",
+        "answer:    200\n",
+        "app receives:\n",
+        "  x-forwarded-user: alice\n",
+        "  x-name: Alice\n",
+        "  authorization: ***SECRET***\n",
+        "  cookie: theme=***\n",
+        "answered empty (the proxy replaces the client's copies with nothing):\n  x-forwarded-email\n",
+        "warnings: none\n",
+    ] {
+        assert!(out.contains(line), "{line:?} missing:\n{out}");
+    }
+
+    let (code, out, _) = run(&[
+        "--user",
+        "bob",
+        "--claim",
+        "groups=staff",
+        "--proxy",
+        "nginx",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    for line in [
+        "proxy:     nginx -> /auth/nginx/wiki\n",
+        "decision:  refused: no access rule of this app admits the user",
+        "rule:      allow_groups [\"admins\"] (the user's groups: [\"staff\"])\n",
+        "answer:    403\n",
+        "`error_page 403 = @sidegate_denied`",
+    ] {
+        assert!(out.contains(line), "{line:?} missing:\n{out}");
+    }
+    assert!(!out.contains("app receives:"), "{out}");
+
+    let (code, out, _) = run(&[]);
+    assert_eq!(code, Some(0));
+    let start = "https://auth.example.test/start?rd=https%3A%2F%2Fwiki.example.test%2Fpage%3Fx%3D1";
+    assert!(
+        out.contains("identity:  nobody: no session, no key\n"),
+        "{out}"
+    );
+    assert!(out.contains("answer:    302\n"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "then:      Traefik sends the browser the 302 to {start}\n"
+        )),
+        "{out}"
+    );
+
+    let (code, out, _) = explain(
+        dir.path(),
+        &[
+            "--app",
+            "wiki",
+            "--url",
+            url,
+            "-H",
+            "Accept: application/json",
+        ],
+    );
+    assert_eq!(code, Some(0));
+    assert!(out.contains("answer:    401\n"), "{out}");
+    assert!(
+        out.contains(&format!("           x-sidegate-login: {start}\n")),
+        "{out}"
+    );
+    assert!(
+        out.contains("not signed in, and not a browser navigation"),
+        "{out}"
+    );
+
+    let (code, out, _) = explain(
+        dir.path(),
+        &[
+            "--app",
+            "wiki",
+            "--proxy",
+            "caddy",
+            "--url",
+            "https://wiki.example.test/static/app.css",
+        ],
+    );
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("rule:      bypass { prefix = \"/static/\" }\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("answer:    200\n") && out.contains("  authorization\n"),
+        "{out}"
+    );
+
+    let (code, out, _) = explain(
+        dir.path(),
+        &[
+            "--app",
+            "wiki",
+            "--json",
+            "--url",
+            url,
+            "--peer",
+            "203.0.113.9",
+            "-H",
+            "X-Forwarded-User: mallory",
+        ],
+    );
+    assert_eq!(code, Some(0));
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["status"], 403);
+    assert_eq!(json["peer_trusted"], false);
+    assert_eq!(json["rule"], "SIDEGATE_TRUSTED_PROXIES");
+    let codes: Vec<&str> = json["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["untrusted-peer", "client-identity-header"], "{out}");
+    assert!(
+        json["warnings"][0]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("203.0.113.9"),
+        "{out}"
+    );
+
+    for (bad, says) in [
+        (
+            &["--app", "nope", "--url", url][..],
+            "no app profile `nope`",
+        ),
+        (
+            &["--app", "wiki", "--url", "wiki.example.test"],
+            "not an absolute http(s) URL",
+        ),
+        (
+            &["--app", "wiki", "--url", url, "-H", "Accept"],
+            "write it as -H 'Name: value'",
+        ),
+        (
+            &["--url", url, "--session", "x"],
+            "--session needs SIDEGATE_REDIS_URL",
+        ),
+        (&["--app", "wiki"], "--url"),
+    ] {
+        let (code, out, err) = explain(dir.path(), bad);
+        assert_eq!(code, Some(2), "{bad:?}: {out}{err}");
+        assert!(err.contains(says), "{bad:?}: {err}");
+    }
+}
+
+#[test]
+fn explain_reads_a_captured_subrequest_and_warns_about_what_the_proxy_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    // Traefik without Accept, Sec-Fetch-Mode and Cookie in authRequestHeaders.
+    let captured = dir.path().join("subrequest.txt");
+    std::fs::write(
+        &captured,
+        "GET /auth/wiki HTTP/1.1\r\nHost: sidegate:4180\r\nX-Forwarded-Method: GET\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: wiki.example.test\r\nX-Forwarded-Uri: /\r\nX-Forwarded-For: 192.0.2.7\r\n\r\n",
+    )
+    .unwrap();
+    let (code, out, err) = explain(
+        dir.path(),
+        &[
+            "--proxy",
+            "traefik",
+            "--request",
+            captured.to_str().unwrap(),
+            "--user",
+            "alice",
+            "--claim",
+            "groups=admins",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("answer:    200\n"), "{out}");
+    assert!(
+        out.contains(
+            "  - [no-navigation-hints] the subrequest has neither Accept nor Sec-Fetch-Mode"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("fix: list Accept and Sec-Fetch-Mode in the middleware's authRequestHeaders"),
+        "{out}"
+    );
+    assert!(out.contains("  - [no-cookie] "), "{out}");
+    let (code, _, err) = explain(
+        dir.path(),
+        &["--request", dir.path().join("missing").to_str().unwrap()],
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("cannot read it"), "{err}");
+    std::fs::write(&captured, "GET /auth/wiki HTTP/1.1\nHost sidegate\n").unwrap();
+    let (code, _, err) = explain(dir.path(), &["--request", captured.to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("line 2 `Host sidegate` is not a header line"),
+        "{err}"
+    );
+}
+
+/// A stand-in for sidegate that records the first request it gets and answers 200.
+async fn capture_one() -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Receiver<Vec<u8>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !bytes.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = conn.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the proxy closed before the headers ended");
+            bytes.extend_from_slice(&buf[..n]);
+        }
+        conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        let _ = tx.send(bytes);
+    });
+    (addr, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_finds_nothing_wrong_with_the_subrequest_of_the_nginx_example() {
+    let (capture, captured) = capture_one().await;
+    let app = crate::harness::serve(warp::Filter::map(warp::any(), || "app")).await;
+    let port = crate::harness::Nginx::pick_port();
+    let _nginx = crate::harness::Nginx::start("sidegate.conf", port, capture, app.addr).await;
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!("http://127.0.0.1:{port}/page?q=1"))
+        .header("host", "app.example.test")
+        .header("accept", "text/html")
+        .header("sec-fetch-mode", "navigate")
+        .header("cookie", "theme=dark")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let bytes = tokio::time::timeout(std::time::Duration::from_secs(10), captured)
+        .await
+        .unwrap()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("subrequest.txt");
+    std::fs::write(&file, &bytes).unwrap();
+    let path = file.to_str().unwrap().to_owned();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        explain(dir.path(), &["--request", &path])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{out}{err}");
+    for line in [
+        "proxy:     nginx -> /auth/nginx\n",
+        "request:   GET http://app.example.test/page?q=1\n",
+        "client:    navigation (Sec-Fetch-Mode: navigate)\n",
+        "answer:    401\n",
+        "           location: https://auth.example.test/start?rd=http%3A%2F%2Fapp.example.test%2Fpage%3Fq%3D1\n",
+    ] {
+        assert!(out.contains(line), "{line:?} missing:\n{out}");
+    }
+    // The example's app is plain http behind an https sidegate: the only finding.
+    let warnings = out.split("warnings:").nth(1).unwrap_or_default();
+    assert_eq!(warnings.matches("  - [").count(), 1, "{out}");
+    assert!(warnings.contains("[return-url-refused]"), "{out}");
 }
