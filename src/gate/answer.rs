@@ -74,17 +74,23 @@ pub fn allowed(
 ) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(COOKIE, cookie);
-    h.extend(upstream::identity_headers(
-        &profile.headers,
-        p.claims(),
-        profile.encoding,
-    ));
-    h.extend(
-        profile
-            .mappings
-            .iter()
-            .map(|m| (m.header.clone(), m.value(p.claims()))),
-    );
+    // Identity headers and mappings depend only on the claims: rendered once per session
+    // value and profile (a cached session is answered again without rendering).
+    let render = || {
+        let mut v = upstream::identity_headers(&profile.headers, p.claims(), profile.encoding);
+        v.extend(
+            profile
+                .mappings
+                .iter()
+                .map(|m| (m.header.clone(), m.value(p.claims()))),
+        );
+        v
+    };
+    let rendered = p
+        .who
+        .rendered
+        .get_or(std::ptr::from_ref(profile) as usize, render);
+    h.extend(rendered.iter().cloned());
     // Every credential header is answered, so a client's copy never reaches the app.
     for c in profile.all_credentials() {
         h.insert(c.header.clone(), HeaderValue::from_static(""));

@@ -193,6 +193,7 @@ async fn finish_login<S: SessionStore>(
         claims_read_at: now,
         created_at: now,
         expires_at: now.saturating_add(lifetime.as_secs()),
+        rendered: Default::default(),
     };
     let ticket = app.sessions.create(&session, lifetime).await?;
     tracing::info!(ticket_id = %ticket.id(), "signed in");

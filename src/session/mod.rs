@@ -6,6 +6,7 @@
 
 pub mod cache;
 pub mod model;
+pub mod rendered;
 pub mod sealed;
 pub mod ticket;
 

@@ -34,6 +34,9 @@ pub struct Session {
     pub created_at: u64,
     /// Unix seconds when the session ends regardless of activity.
     pub expires_at: u64,
+    /// Identity headers rendered from this value (never stored).
+    #[serde(skip)]
+    pub rendered: super::rendered::Rendered,
 }
 
 impl Session {
