@@ -290,6 +290,21 @@ impl Profiles {
                 p.rules.bypass.len(),
                 shims,
             ));
+            if let Some(every) = p.recheck_every {
+                out.push_str(&format!("  re-checked at the IdP every {every}s\n"));
+            }
+            for under in &p.paths {
+                let r = &under.profile.rules;
+                let credential = if under.own_credentials {
+                    "its own"
+                } else {
+                    "the app's"
+                };
+                out.push_str(&format!(
+                    "  under {}: groups {:?}; users {:?}; emails {:?}; email domains {:?}; methods {:?}; credential {credential}\n",
+                    under.prefix, r.groups, r.users, r.emails, r.email_domains, r.methods,
+                ));
+            }
         }
         out
     }

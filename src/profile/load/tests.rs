@@ -365,6 +365,7 @@ fn recheck_every_is_a_duration_per_profile() {
     assert_eq!(p.get(Some("a")).unwrap().recheck_every, Some(300));
     assert_eq!(p.get(Some("b")).unwrap().recheck_every, None);
     assert!(p.recheck_anywhere());
+    assert!(p.describe().contains("re-checked at the IdP every 300s"));
     let none = load_text("[apps.b]\n", &[]).unwrap();
     assert!(!none.recheck_anywhere());
     for bad in ["0s", "soon", "500ms"] {
@@ -449,6 +450,13 @@ methods = ["GET"]
     }
     let credentials: Vec<&str> = tools.all_credentials().map(|c| c.header.as_str()).collect();
     assert_eq!(credentials, ["x-app-token", "authorization"]);
+    let described = p.describe();
+    assert!(
+        described.contains("under /admin/: groups [\"admins\"]")
+            && described.contains("credential its own")
+            && described.contains("under /admin/status/: groups []; users [\"carol\"]"),
+        "{described}"
+    );
 }
 
 #[test]
