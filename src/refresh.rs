@@ -100,7 +100,9 @@ impl Refresher {
             .gates
             .get_with(ticket.id().to_owned(), Default::default);
         let _in_process = gate.lock().await;
-        let fresh = self.locked(sessions, ticket, &provider, due).await?;
+        // Boxed: the refresh's state machine is large, and rarely needed; unboxed it would
+        // make every check's future (moved on each await up the chain) that much larger.
+        let fresh = Box::pin(self.locked(sessions, ticket, &provider, due)).await?;
         Ok(fresh.map(Arc::new))
     }
 

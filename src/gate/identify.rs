@@ -76,7 +76,8 @@ pub async fn identify<S: SessionStore>(
         if let Some(wait) = guesses::blocked(store, limit, &buckets).await? {
             return Ok(Identified::Limited(wait));
         }
-        return Ok(match api_key(app, profile, key).await? {
+        // The key and token paths are boxed: they keep the session path's future small.
+        return Ok(match Box::pin(api_key(app, profile, key)).await? {
             Ok(p) => Identified::Proven(p),
             Err(reason) => {
                 guesses::failed(store, limit, &buckets).await?;
@@ -92,7 +93,7 @@ pub async fn identify<S: SessionStore>(
             return Ok(Identified::Limited(wait));
         }
         let verified = match token.matches('.').count() {
-            2 => bearer_token(app, token, audience).await,
+            2 => Box::pin(bearer_token(app, token, audience)).await,
             _ => Err("not an API key or a JWT"),
         };
         return Ok(match verified {

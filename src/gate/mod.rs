@@ -160,8 +160,9 @@ pub async fn check<S: SessionStore>(
         answer::app_cookie(&asked.presented.raw_cookies, &c.name, c.strip)
     };
     if decision == Decision::AllowEndingSession {
-        if let Some((ticket, _)) = identify::live_session(app, &asked.presented.cookies).await? {
-            if app.sessions.delete(&ticket).await? {
+        let live = Box::pin(identify::live_session(app, &asked.presented.cookies));
+        if let Some((ticket, _)) = live.await? {
+            if Box::pin(app.sessions.delete(&ticket)).await? {
                 tracing::info!(ticket_id = %ticket.id(), app = %profile.name, "signed out by the app's own logout endpoint");
                 app.metrics.logout(crate::metrics::LogoutKind::App, 1);
             }
