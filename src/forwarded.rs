@@ -87,7 +87,9 @@ static X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
 static X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
-const FORWARDED: &[&str] = &[
+/// The forwarded headers of either family (what sidegate reads, and what no client may
+/// spell with underscores).
+pub const FORWARDED: &[&str] = &[
     "x-forwarded-method",
     "x-forwarded-proto",
     "x-forwarded-host",

@@ -40,18 +40,9 @@ pub struct Seen<'a> {
 }
 
 /// The forwarded headers of either family, and RFC 7239's.
-const FORWARDED: &[&str] = &[
-    "forwarded",
-    "x-forwarded-method",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "x-forwarded-uri",
-    "x-forwarded-port",
-    "x-forwarded-for",
-    "x-original-url",
-    "x-original-uri",
-    "x-original-method",
-];
+fn forwarded_headers() -> impl Iterator<Item = &'static str> {
+    std::iter::once("forwarded").chain(crate::forwarded::FORWARDED.iter().copied())
+}
 
 /// The fix for the proxy that sent the request; both Traefik's and Caddy's when unknown.
 fn pick(s: &Seen<'_>, traefik: &str, caddy: &str, nginx: &str) -> String {
@@ -98,7 +89,7 @@ pub fn detect(s: &Seen<'_>) -> Vec<Warning> {
                 "remove any `header_up -Cookie` from the forward_auth block.",
                 "remove `proxy_pass_request_headers off;` from the auth location, or add `proxy_set_header Cookie $http_cookie;` there."));
     }
-    let forwarded: Vec<&str> = FORWARDED.iter().copied().filter(|n| has(h, n)).collect();
+    let forwarded: Vec<&str> = forwarded_headers().filter(|n| has(h, n)).collect();
     if !s.peer.1 && !forwarded.is_empty() {
         warn("untrusted-peer",
             format!("the subrequest comes from {}, which is not in SIDEGATE_TRUSTED_PROXIES, so its forwarded headers ({}) are not believed and every check is refused with 403", s.peer.0, forwarded.join(", ")),
@@ -124,7 +115,7 @@ pub fn detect(s: &Seen<'_>) -> Vec<Warning> {
                 "blank them in the auth location: `proxy_set_header X-Forwarded-Uri \"\";` and `proxy_set_header X-Forwarded-Method \"\";` (as nginx-examples/sidegate.conf does)."));
     }
     if has(h, "forwarded") {
-        let theirs = FORWARDED.iter().skip(1).any(|n| has(h, n));
+        let theirs = crate::forwarded::FORWARDED.iter().any(|n| has(h, n));
         warn("forwarded-rfc7239",
             format!("the subrequest carries Forwarded (RFC 7239), which sidegate never reads{}", if theirs { "; it reads the X-Forwarded-*/X-Original-* headers beside it" } else { ", and no X-Forwarded-*/X-Original-* header, so the check is refused" }),
             pick(s,
