@@ -601,3 +601,81 @@ async fn explain_finds_nothing_wrong_with_the_subrequest_of_the_nginx_example() 
     assert_eq!(warnings.matches("  - [").count(), 1, "{out}");
     assert!(warnings.contains("[return-url-refused]"), "{out}");
 }
+
+/// `explain --session`: a session made by a real login, read from the real Redis without
+/// sliding its idle deadline or writing anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_reads_a_stored_session_from_redis_without_touching_it() {
+    use crate::harness::{free_port, sidegate as sg, RedisServer, Sidegate};
+    let port = free_port();
+    let public = format!("http://auth.example.test:{port}");
+    let idp = crate::harness::Idp::start(&[format!("{public}/callback")]).await;
+    let redis = RedisServer::start().await;
+    let vars = sg::vars(&public, &idp.issuer(), Some(&redis.url()));
+    let server = Sidegate::start_at(port, vars.clone()).await;
+    server.wait_ready().await;
+    let cookie = crate::harness::browser::sign_in(port).await;
+    let key = format!("sidegate:s:{}", cookie.split_once('.').unwrap().0);
+    let mut c = redis.conn().await;
+    let stored = |c: &mut redis::aio::MultiplexedConnection| {
+        let key = key.clone();
+        let mut c = c.clone();
+        async move {
+            let value: Vec<u8> = redis::cmd("GET")
+                .arg(&key)
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            let ttl: i64 = redis::cmd("PTTL")
+                .arg(&key)
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            (value, ttl)
+        }
+    };
+    let (before, ttl_before) = stored(&mut c).await;
+    let run = |session: String| {
+        let mut cmd = sidegate();
+        cmd.envs(vars.clone()).args([
+            "explain",
+            "--url",
+            "http://app.example.test/page",
+            "-H",
+            "Sec-Fetch-Mode: navigate",
+            "--session",
+            &session,
+        ]);
+        cmd.output().unwrap()
+    };
+    let out = run(cookie.clone());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("identity:  alice, from the stored session (--session, read-only)")
+            && text.contains("decision:  allowed")
+            && text.contains("x-forwarded-user: alice"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&cookie),
+        "the session cookie was printed:\n{text}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let (after, ttl_after) = stored(&mut c).await;
+    assert_eq!(before, after, "explain rewrote the stored session");
+    assert!(ttl_after <= ttl_before, "explain slid the idle deadline");
+    // Another secret half for the same id: nobody, as the server would say.
+    let (id, secret) = cookie.split_once('.').unwrap();
+    let forged = format!("{id}.{}", "A".repeat(secret.len()));
+    let out = run(forged);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("identity:  nobody"), "{text}");
+    drop(server);
+}
