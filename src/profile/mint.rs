@@ -74,3 +74,42 @@ impl MintCache {
         Some(value)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::Signer;
+
+    fn jwt(audience: &str) -> JwtCredential {
+        JwtCredential {
+            signer: Signer::hmac(b"0123456789abcdef0123456789abcdef", "k".into()),
+            issuer: "https://auth.example.test".into(),
+            audience: audience.into(),
+            lifetime: 300,
+            claims: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn reused_per_subject_app_and_credential() {
+        let cache = MintCache::default();
+        let claims = Claims::new();
+        let subject = || Subject {
+            cache_key: "ticket-1".into(),
+            sub: "alice",
+            claims: &claims,
+        };
+        let (admin, user) = (jwt("admin-api"), jwt("user-api"));
+        let first = cache.value("tools", &admin, "Bearer", subject(), 1000);
+        let again = cache.value("tools", &admin, "Bearer", subject(), 1001);
+        assert_eq!(first, again, "not reused within half its lifetime");
+        // Another credential of the same app (another path or group): its own token.
+        let other = cache.value("tools", &user, "Bearer", subject(), 1001);
+        assert_ne!(
+            first, other,
+            "a token minted for another credential was reused"
+        );
+        let renewed = cache.value("tools", &admin, "Bearer", subject(), 1000 + 150);
+        assert_ne!(first, renewed, "not renewed after half its lifetime");
+    }
+}
