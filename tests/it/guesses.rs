@@ -3,7 +3,6 @@
 //! instance; an empty bucket answers 429 with `Retry-After` through each real proxy, and
 //! what a client writes in forwarded headers never moves it to a fresh bucket.
 
-use std::net::{IpAddr, SocketAddr};
 use std::process::Command;
 
 use reqwest::StatusCode;
@@ -14,15 +13,6 @@ use crate::harness::{free_port, sidegate, write, RedisServer, Sidegate};
 /// A well-formed key nobody issued, with id number `n`.
 fn forged(n: usize) -> String {
     format!("sgk_{n:0>22}_{}", "A".repeat(43))
-}
-
-fn client(port: u16, from: [u8; 4]) -> reqwest::Client {
-    reqwest::Client::builder()
-        .resolve("app.example.test", SocketAddr::from(([127, 0, 0, 1], port)))
-        .local_address(IpAddr::from(from))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 fn retry_after(r: &reqwest::Response) -> u64 {
@@ -51,7 +41,7 @@ async fn failed_keys_are_limited_per_client_through_every_proxy() {
             ..Options::default()
         })
         .await;
-        let attacker = client(s.port, [127, 0, 0, 1]);
+        let attacker = s.client();
         // A new key id each time, and a new address in every forwarded header a client can
         // write: none of it is the address the proxy saw.
         let attempt = |n: usize| {
@@ -89,7 +79,7 @@ async fn failed_keys_are_limited_per_client_through_every_proxy() {
             assert!(r.bytes().await.unwrap().len() < 1024, "{proxy:?}");
         }
         // Another client address has its own bucket.
-        let other = client(s.port, [127, 0, 0, 2]);
+        let other = s.client_from([127, 0, 0, 2]);
         let r = other
             .get(s.app("/api"))
             .header("authorization", format!("Bearer {}", forged(99)))

@@ -4,8 +4,6 @@
 //! paths are refused. Directly: each prefix answers its own credential, and every view
 //! answers every credential header.
 
-use std::net::SocketAddr;
-
 use reqwest::StatusCode;
 
 use crate::harness::browser::sign_in_as;
@@ -33,15 +31,8 @@ fn leaked_apps_file(contents: &str) -> &'static str {
 }
 
 async fn call(s: &Stack, cookie: &str, method: &str, path: &str) -> (StatusCode, String) {
-    let client = reqwest::Client::builder()
-        .resolve(
-            "app.example.test",
-            SocketAddr::from(([127, 0, 0, 1], s.port)),
-        )
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = client
+    let r = s
+        .client()
         .request(method.parse().unwrap(), s.app(path))
         .header("cookie", format!("_sidegate={cookie}"))
         .header("sec-fetch-mode", "cors")

@@ -3,7 +3,6 @@
 //! IdP that cannot be asked is a 503 for that app only; a session without a refresh token
 //! signs in again.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -41,21 +40,10 @@ async fn idp_count(idp: &Idp, event: &str) -> u64 {
     stats[event].as_u64().unwrap_or(0)
 }
 
-fn through(s: &Stack) -> reqwest::Client {
-    reqwest::Client::builder()
-        .resolve(
-            "app.example.test",
-            SocketAddr::from(([127, 0, 0, 1], s.port)),
-        )
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 /// The app's page with the session cookie: as a navigation, or as a script's call.
 async fn get(s: &Stack, cookie: &str, navigation: bool) -> reqwest::Response {
     let mode = if navigation { "navigate" } else { "cors" };
-    through(s)
+    s.client()
         .get(s.app("/page"))
         .header("cookie", format!("_sidegate={cookie}"))
         .header("sec-fetch-mode", mode)

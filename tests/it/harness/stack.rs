@@ -79,6 +79,25 @@ impl Stack {
     pub fn app2(&self, path: &str) -> String {
         format!("http://app2.example.test:{}{path}", self.port)
     }
+
+    /// A client that reaches `app.example.test` through this stack's proxy, connecting from
+    /// `from` (a loopback address: the proxy sees it as the client's), following no redirect.
+    pub fn client_from(&self, from: [u8; 4]) -> reqwest::Client {
+        reqwest::Client::builder()
+            .resolve(
+                "app.example.test",
+                SocketAddr::from(([127, 0, 0, 1], self.port)),
+            )
+            .local_address(std::net::IpAddr::from(from))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// [`client_from`](Self::client_from) 127.0.0.1.
+    pub fn client(&self) -> reqwest::Client {
+        self.client_from([127, 0, 0, 1])
+    }
 }
 
 pub async fn stack(o: Options) -> Stack {
