@@ -43,7 +43,7 @@ pub fn repo() -> PathBuf {
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     const FIRST: u32 = 20_000;
-    // Up to 30000: a Redis Cluster node's bus is its port + 10000, never one handed out.
+    // Up to 30000 (Redis Cluster nodes get their bus port from here too).
     const SPAN: u32 = 10_000;
     static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
     // Each process starts at its own place in the span (benches and tests may run at once).

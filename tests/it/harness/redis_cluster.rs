@@ -23,7 +23,11 @@ impl RedisCluster {
     pub async fn start() -> RedisCluster {
         let mut nodes = vec![];
         for _ in 0..6 {
-            nodes.push(RedisServer::start_with(free_port(), NODE_ARGS).await);
+            // The cluster bus on a port of its own (by default it is the port + 10000, which
+            // may be one the kernel gives outgoing connections: seen as EADDRINUSE).
+            let bus = free_port().to_string();
+            let args = [NODE_ARGS, &["--cluster-port", bus.as_str()]].concat();
+            nodes.push(RedisServer::start_with(free_port(), &args).await);
         }
         let cli = program("redis-cli", "apt-get install -y redis-tools");
         let mut cmd = Command::new(cli);
